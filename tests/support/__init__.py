@@ -1,0 +1,1 @@
+"""Test helpers shared by every test file: a loopback receiver, a live server, factories."""

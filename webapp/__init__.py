@@ -1,0 +1,76 @@
+"""Tocsin: a self-hosted alerting dashboard. `create_app` is the only way to build the app."""
+import logging
+
+from flask import Flask
+
+from webapp.config import PROJECT_ROOT, load_config
+from webapp.extensions import csrf, db, login_manager, migrate
+
+__version__ = "0.1.0"
+
+
+def create_app(config_overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(load_config())
+    app.config.update(config_overrides or {})
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    if not app.logger.handlers or app.config.get("TOCSIN_ENV") != "testing":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    from webapp import models  # noqa: F401  (register every table with the metadata)
+    from webapp.database import configure_engine, render_migration_item
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True, render_item=render_migration_item)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.blueprints.api import bp as api_bp
+    from webapp.blueprints.auth import bp as auth_bp
+    from webapp.blueprints.dashboard import bp as dashboard_bp
+    from webapp.blueprints.settings import bp as settings_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(settings_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from webapp.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from webapp.commands import tocsin_cli
+
+    app.cli.add_command(tocsin_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from webapp.templating import register
+
+    register(app)

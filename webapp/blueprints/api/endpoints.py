@@ -1,0 +1,2 @@
+"""/api/v1/endpoints (filled in by its issue)."""
+from webapp.blueprints.api import bp  # noqa: F401

@@ -1,0 +1,35 @@
+"""Overview page and the health check."""
+import sqlalchemy as sa
+from flask import jsonify, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from webapp.blueprints.dashboard import bp
+from webapp.extensions import db
+from webapp.services import overview
+from webapp.services.heartbeat import scheduler_age_seconds
+from webapp.tenancy import current_workspace_id
+
+
+@bp.route("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.overview"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/overview", endpoint="overview")
+@login_required
+def overview_page():
+    return render_template("dashboard/overview.html", summary=overview.summary(current_workspace_id()))
+
+
+@bp.route("/healthz")
+def healthz():
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    age = scheduler_age_seconds()
+    return jsonify({"status": "ok", "database": "ok",
+                    "scheduler_age_seconds": None if age is None else round(age, 1)})

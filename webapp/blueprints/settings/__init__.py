@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+from webapp.blueprints.settings import api_keys, audit_log, deliveries, endpoints, rules  # noqa: E402,F401

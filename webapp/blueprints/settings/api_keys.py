@@ -1,0 +1,38 @@
+"""Settings → API keys: create (shown once), list, revoke."""
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from webapp.blueprints.settings import bp
+from webapp.blueprints.settings.forms import ApiKeyForm, ConfirmForm
+from webapp.extensions import db
+from webapp.models import ApiKey
+from webapp.services import accounts
+from webapp.tenancy import current_workspace_id, get_or_404, scoped
+
+
+@bp.route("/api-keys", methods=["GET", "POST"])
+@login_required
+def api_keys():
+    form = ApiKeyForm()
+    if form.validate_on_submit():
+        api_key, full_key = accounts.create_api_key(
+            workspace_id=current_workspace_id(), user_id=current_user.id, name=form.name.data,
+            client_ip=request.remote_addr)
+        db.session.commit()
+        session["new_api_key"] = full_key  # shown once on the next page, then forgotten
+        flash(f"API key “{api_key.name}” created. Copy it now: it will not be shown again.", "success")
+        return redirect(url_for("settings.api_keys"))
+    keys = db.session.scalars(scoped(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())).all()
+    return render_template("settings/api_keys.html", form=form, keys=keys,
+                           new_key=session.pop("new_api_key", None), confirm_form=ConfirmForm())
+
+
+@bp.route("/api-keys/<int:key_id>/revoke", methods=["POST"])
+@login_required
+def revoke_api_key(key_id: int):
+    api_key = get_or_404(ApiKey, key_id)
+    if ConfirmForm().validate_on_submit():
+        accounts.revoke_api_key(api_key, user_id=current_user.id, client_ip=request.remote_addr)
+        db.session.commit()
+        flash(f"API key “{api_key.name}” revoked: requests using it now get 401.", "success")
+    return redirect(url_for("settings.api_keys"))

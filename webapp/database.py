@@ -1,0 +1,31 @@
+"""Engine set-up: SQLite pragmas (WAL, busy timeout, foreign keys) applied on every connection."""
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+
+def _set_sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def configure_engine(engine: Engine) -> None:
+    """Apply per-dialect settings once per engine."""
+    if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "connect", _set_sqlite_pragmas):
+        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def render_migration_item(type_, obj, autogen_context):
+    """Autogenerate writes UTCDateTime as a plain DateTime(timezone=True): migrations stay standalone."""
+    from webapp.timeutil import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

@@ -1,0 +1,61 @@
+"""Error handlers in one place: JSON errors under /api/, HTML pages elsewhere."""
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from webapp.extensions import db
+
+HTTP_ERROR_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 428: "confirmation_required", 429: "rate_limited",
+    500: "internal_error", 503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raise anywhere under /api/v1 to answer with the one JSON error shape."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields
+
+
+def json_error(status: int, code: str, message: str, fields: dict | None = None):
+    body = {"error": {"code": code, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    return jsonify(body), status
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/metrics")
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return json_error(error.status, error.code, error.message, error.fields)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error: CSRFError):
+        return render_template("errors/error.html", status=400, title="Form expired",
+                               message="The form was missing its security token or it expired. "
+                                       "Go back, reload the page and try again."), 400
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        if _wants_json():
+            code = HTTP_ERROR_CODES.get(error.code or 500, "error")
+            return json_error(error.code or 500, code, error.description or error.name)
+        return render_template("errors/error.html", status=error.code, title=error.name,
+                               message=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            return json_error(500, "internal_error", "Something went wrong on our side.")
+        return render_template("errors/error.html", status=500, title="Something went wrong",
+                               message="The error was logged. Try again in a moment."), 500

@@ -1,0 +1,36 @@
+"""Alerts raised by rules."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.jobs import Job, Run
+from webapp.models.rules import Rule
+from webapp.timeutil import UTCDateTime, utcnow
+
+
+class Alert(db.Model):
+    __table_args__ = (
+        sa.Index("ix_alert_workspace_id_created_at", "workspace_id", "created_at"),
+        sa.Index("ix_alert_rule_id_job_id_created_at", "rule_id", "job_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
+    rule_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rule.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("job.id", ondelete="SET NULL"), index=True)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("run.id", ondelete="SET NULL"), index=True)
+    type: Mapped[str] = mapped_column(sa.String(32))
+    severity: Mapped[str] = mapped_column(sa.String(16))
+    message: Mapped[str] = mapped_column(sa.String(2000))
+    alert_metadata: Mapped[dict | None] = mapped_column("metadata", sa.JSON)
+    repeat_count: Mapped[int] = mapped_column(default=1)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rule: Mapped[Rule | None] = relationship(lazy="joined")
+    job: Mapped[Job | None] = relationship(lazy="joined")
+    run: Mapped[Run | None] = relationship()

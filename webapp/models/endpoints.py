@@ -1,0 +1,41 @@
+"""Webhook endpoints: where alerts are delivered. Secrets and header values are encrypted."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.timeutil import UTCDateTime, utcnow
+
+PAYLOAD_FORMATS = ("json", "slack", "discord", "template")
+
+
+class Endpoint(db.Model):
+    __table_args__ = (sa.Index("ix_endpoint_workspace_id_deleted_at", "workspace_id", "deleted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    url: Mapped[str] = mapped_column(sa.String(2048))
+    # Fernet tokens (see services/crypto.py); never the clear value.
+    secret_encrypted: Mapped[str] = mapped_column(sa.Text)
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {"Header-Name": "<fernet token of the value>"}
+    headers_encrypted: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    format: Mapped[str] = mapped_column(sa.String(16), default="json")
+    template: Mapped[str | None] = mapped_column(sa.Text)
+    timeout_seconds: Mapped[int] = mapped_column(default=10)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # First failure of the current unbroken run of failures (None when the last attempt succeeded).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None

@@ -1,0 +1,53 @@
+"""Jobs that teams run, and each run's reported outcome."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.timeutil import UTCDateTime, utcnow
+
+RUN_STATUSES = ("running", "succeeded", "failed")
+
+
+class Job(db.Model):
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    default_deadline_seconds: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Run(db.Model):
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "external_id"),
+        sa.Index("ix_run_job_id_started_at", "job_id", "started_at"),
+        sa.Index("ix_run_workspace_id_id", "workspace_id", "id"),
+        # The deadline sweep reads only open runs: a partial index keeps its cost
+        # proportional to the number of due runs, not to the size of the table.
+        sa.Index(
+            "ix_run_open_deadline",
+            "deadline_at",
+            sqlite_where=sa.text("status = 'running' AND timed_out_at IS NULL AND deadline_at IS NOT NULL"),
+            postgresql_where=sa.text("status = 'running' AND timed_out_at IS NULL AND deadline_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(sa.ForeignKey("job.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timed_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    message: Mapped[str | None] = mapped_column(sa.String(2000))
+    run_metadata: Mapped[dict | None] = mapped_column("metadata", sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    job: Mapped[Job] = relationship(lazy="joined")

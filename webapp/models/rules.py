@@ -1,0 +1,40 @@
+"""Alert rules: which run outcomes raise an alert, and where it goes."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.endpoints import Endpoint
+from webapp.timeutil import UTCDateTime, utcnow
+
+RULE_EVENTS = ("run_failed", "run_succeeded", "run_timed_out", "run_slow", "consecutive_failures")
+SEVERITIES = ("info", "warning", "critical")
+
+rule_endpoint = sa.Table(
+    "rule_endpoint",
+    db.metadata,
+    sa.Column("rule_id", sa.ForeignKey("rule.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("endpoint_id", sa.ForeignKey("endpoint.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Rule(db.Model):
+    __table_args__ = (sa.Index("ix_rule_workspace_id_event", "workspace_id", "event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    event: Mapped[str] = mapped_column(sa.String(32))
+    job_filter: Mapped[str | None] = mapped_column(sa.String(200))  # glob on the slug; None = all
+    threshold_seconds: Mapped[int | None] = mapped_column()
+    consecutive_count: Mapped[int | None] = mapped_column()
+    severity: Mapped[str] = mapped_column(sa.String(16), default="warning")
+    max_attempts: Mapped[int] = mapped_column(default=8)
+    cooldown_seconds: Mapped[int] = mapped_column(default=300)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    endpoints: Mapped[list[Endpoint]] = relationship(secondary=rule_endpoint, lazy="selectin")

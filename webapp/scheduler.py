@@ -1,0 +1,92 @@
+"""APScheduler wiring only: which job runs how often. The work itself lives in services."""
+import logging
+import signal
+import threading
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+_state: dict = {"heartbeat_id": None}
+
+
+def _in_app_context(app: Flask, function):
+    """Run a job inside its own app context and always release the session (thread safety)."""
+    def run():
+        with app.app_context():
+            try:
+                function(app)
+            except Exception:
+                log.exception("scheduler job %s failed", function.__name__)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+    run.__name__ = function.__name__
+    return run
+
+
+def heartbeat(app: Flask) -> None:
+    from webapp.services import heartbeat as heartbeat_service
+
+    _state["heartbeat_id"] = heartbeat_service.beat(_state["heartbeat_id"])
+
+
+def build_scheduler(app: Flask) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    config = app.config
+    scheduler.add_job(_in_app_context(app, heartbeat), "interval", seconds=config["TOCSIN_HEARTBEAT_INTERVAL"],
+                      id="heartbeat", next_run_time=_now())
+    for job_id, interval_key in _engine_jobs():
+        function = _engine_job_function(job_id)
+        if function is not None:
+            scheduler.add_job(_in_app_context(app, function), "interval", seconds=config[interval_key],
+                              id=job_id, next_run_time=_now())
+    return scheduler
+
+
+def _engine_jobs():
+    return (("retry_due_deliveries", "TOCSIN_RETRY_INTERVAL"),
+            ("sweep_deadlines", "TOCSIN_SWEEP_INTERVAL"),
+            ("prune_history", "TOCSIN_PRUNE_INTERVAL"))
+
+
+def _engine_job_function(job_id: str):
+    """The service function for a job, once the delivery engine provides it."""
+    try:
+        from webapp.services import engine_jobs
+    except ImportError:
+        return None
+    return getattr(engine_jobs, job_id, None)
+
+
+def _now():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc)
+
+
+def start_scheduler(app: Flask) -> BackgroundScheduler:
+    """Start the background scheduler in this process (call after any fork)."""
+    scheduler = build_scheduler(app)
+    scheduler.start()
+    app.extensions["tocsin_scheduler"] = scheduler
+    log.info("scheduler started with jobs: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    return scheduler
+
+
+def stop_scheduler(app: Flask, wait: bool = True) -> None:
+    scheduler = app.extensions.pop("tocsin_scheduler", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=wait)
+
+
+def run_worker_forever(app: Flask) -> None:
+    """`tocsin worker`: the scheduler alone, stopping cleanly on SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    start_scheduler(app)
+    print("Tocsin worker running (scheduler only); stop with Ctrl+C or SIGTERM.", flush=True)
+    stop.wait()
+    stop_scheduler(app, wait=True)

@@ -1,0 +1,93 @@
+"""Users, workspaces and API keys, shared by the sign-up page and the shell commands."""
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+from webapp.models import ApiKey, Membership, User, Workspace
+from webapp.services import audit
+from webapp.timeutil import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+API_KEY_PREFIX = "tk_"
+
+
+class AccountError(ValueError):
+    """A user-facing reason an account operation was refused."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(email: str, password: str, *, client_ip: str | None = None) -> User:
+    """Create a user with a workspace they own; the caller commits."""
+    email = normalise_email(email)
+    if find_user(email) is not None:
+        raise AccountError("An account with this email already exists.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    user = User(email=email, password_hash=generate_password_hash(password))
+    workspace = Workspace(name=f"{email.split('@')[0]}'s workspace")
+    db.session.add_all([user, workspace])
+    db.session.flush()
+    db.session.add(Membership(user_id=user.id, workspace_id=workspace.id, role="owner"))
+    audit.record(workspace_id=workspace.id, user_id=user.id, action="user.signup",
+                 object_type="user", object_id=user.id, summary=f"signed up as {email}",
+                 client_ip=client_ip)
+    db.session.flush()
+    db.session.refresh(user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find_user(email)
+    if user is None or not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def hash_api_key(key: str) -> str:
+    """API keys are high-entropy random strings, so one SHA-256 is enough to store them."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(*, workspace_id: int, user_id: int | None, name: str,
+                   client_ip: str | None = None) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the full key, which is never stored or shown again."""
+    full_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(workspace_id=workspace_id, name=name.strip(), prefix=full_key[:10],
+                     key_hash=hash_api_key(full_key), created_by_id=user_id)
+    db.session.add(api_key)
+    db.session.flush()
+    audit.record(workspace_id=workspace_id, user_id=user_id, action="api_key.create",
+                 object_type="api_key", object_id=api_key.id,
+                 summary=f"created API key {api_key.name!r} ({api_key.prefix}…)", client_ip=client_ip)
+    return api_key, full_key
+
+
+def revoke_api_key(api_key: ApiKey, *, user_id: int | None, client_ip: str | None = None) -> None:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        audit.record(workspace_id=api_key.workspace_id, user_id=user_id, action="api_key.revoke",
+                     object_type="api_key", object_id=api_key.id,
+                     summary=f"revoked API key {api_key.name!r} ({api_key.prefix}…)", client_ip=client_ip)
+
+
+def api_key_from_token(token: str) -> ApiKey | None:
+    """The live key for a bearer token; marks it used (at most once a minute, to spare writes)."""
+    api_key = db.session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        db.session.execute(sa.update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
+        db.session.commit()
+    return api_key
