@@ -1,4 +1,5 @@
 """Deliveries (one alert to one endpoint, or one test send) and their HTTP attempts."""
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,6 +11,11 @@ from webapp.models.endpoints import Endpoint
 from webapp.timeutil import UTCDateTime, utcnow
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
+
+
+def new_message_id() -> str:
+    """A Standard Webhooks message id (`msg_…`), fixed for the life of the delivery."""
+    return "msg_" + secrets.token_hex(13)
 
 
 class Delivery(db.Model):
@@ -25,7 +31,7 @@ class Delivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
     # The webhook-id header: the same on every attempt so receivers can drop duplicates.
-    message_id: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    message_id: Mapped[str] = mapped_column(sa.String(40), unique=True, default=new_message_id)
     alert_id: Mapped[int | None] = mapped_column(sa.ForeignKey("alert.id", ondelete="CASCADE"), index=True)
     endpoint_id: Mapped[int] = mapped_column(sa.ForeignKey("endpoint.id", ondelete="CASCADE"))
     rule_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rule.id", ondelete="SET NULL"))
