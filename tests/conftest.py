@@ -2,8 +2,11 @@
 a loopback receiver, a live server and a headless Chromium page."""
 import os
 import re
+import uuid
+from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support.live_server import LiveServer
 from tests.support.receiver import Receiver
@@ -14,14 +17,53 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 PASSWORD = "correct horse battery"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
-def make_app(tmp_path, **overrides):
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "postgres_too: also run this test on PostgreSQL when TEST_DATABASE_URL is set")
+
+
+def pytest_generate_tests(metafunc):
+    """Storage, claim and concurrency tests (marked postgres_too) run on both databases."""
+    if "database_uri" in metafunc.fixturenames and metafunc.definition.get_closest_marker("postgres_too"):
+        backends = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
+        metafunc.parametrize("database_uri", backends, indirect=True)
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    from webapp.config import normalise_database_url
+
+    separator = "&" if "?" in url else "?"
+    return normalise_database_url(url) + f"{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def database_uri(request, tmp_path):
+    """A fresh database per test: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tocsin-test.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(_with_search_path(TEST_DATABASE_URL, "public"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _with_search_path(TEST_DATABASE_URL, schema)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def make_app(tmp_path, database_uri=None, **overrides):
     config = {
         "TESTING": True,
         "TOCSIN_ENV": "testing",
         "SECRET_KEY": "test-secret-key-not-for-production",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'tocsin-test.db'}",
+        "SQLALCHEMY_DATABASE_URI": database_uri or f"sqlite:///{tmp_path / 'tocsin-test.db'}",
         "WTF_CSRF_ENABLED": False,
         "TOCSIN_ALLOWED_NETWORKS": "127.0.0.0/8",
         "TOCSIN_SCHEDULER": False,
@@ -42,8 +84,8 @@ def app_config():
 
 
 @pytest.fixture
-def app(tmp_path, app_config):
-    app = make_app(tmp_path, **app_config)
+def app(tmp_path, app_config, database_uri):
+    app = make_app(tmp_path, database_uri, **app_config)
     with app.app_context():
         yield app
         _db.session.remove()
