@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
 
-from webapp.blueprints.dashboard import alerts, jobs, routes  # noqa: E402,F401
+from webapp.blueprints.dashboard import alerts, jobs, metrics, routes  # noqa: E402,F401
