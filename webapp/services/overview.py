@@ -1,8 +1,14 @@
-"""Figures for the overview page."""
+"""Figures for the overview page: counts, deliveries per hour, endpoint health, runs near deadline."""
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Alert, Delivery, Endpoint, Job, Rule
+from webapp.models import Alert, Delivery, DeliveryAttempt, Endpoint, Job, Rule, Run
+from webapp.timeutil import utcnow
+
+CHART_HOURS = 24
+NEAR_DEADLINE = timedelta(minutes=30)
 
 
 def summary(workspace_id: int) -> dict:
@@ -20,3 +26,79 @@ def summary(workspace_id: int) -> dict:
         "retrying": count(Delivery, Delivery.status.in_(("pending", "sending")), Delivery.attempt_count > 0),
         "dead": count(Delivery, Delivery.status == "dead"),
     }
+
+
+def _hour_bucket(column):
+    """The hour a timestamp falls in, as text, in the database's own dialect."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD HH24")
+    return sa.func.strftime("%Y-%m-%d %H", column)
+
+
+def deliveries_per_hour(workspace_id: int) -> list[dict]:
+    """The last 24 hours, oldest first: {"label", "delivered", "retrying", "dead"} per hour."""
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(hours=CHART_HOURS - 1)
+    bucket = _hour_bucket(Delivery.created_at)
+    outcome = sa.case((Delivery.status == "delivered", "delivered"), (Delivery.status == "dead", "dead"),
+                      else_="retrying")
+    rows = db.session.execute(
+        sa.select(bucket, outcome, sa.func.count())
+        .where(Delivery.workspace_id == workspace_id, Delivery.created_at >= start, Delivery.is_test.is_(False))
+        .group_by(bucket, outcome)
+    ).all()
+    counts = {(hour, kind): number for hour, kind, number in rows}
+    hours = []
+    for index in range(CHART_HOURS):
+        moment = start + timedelta(hours=index)
+        key = moment.strftime("%Y-%m-%d %H")
+        hours.append({"label": moment.strftime("%H:00"),
+                      **{kind: counts.get((key, kind), 0) for kind in ("delivered", "retrying", "dead")}})
+    return hours
+
+
+def endpoint_stats(workspace_id: int) -> list[dict]:
+    """Success rate and p95 attempt latency per live endpoint over the last 24 hours."""
+    since = utcnow() - timedelta(hours=CHART_HOURS)
+    endpoints = db.session.scalars(
+        sa.select(Endpoint).where(Endpoint.workspace_id == workspace_id, Endpoint.deleted_at.is_(None))
+        .order_by(Endpoint.name)).all()
+    stats = []
+    for endpoint in endpoints:
+        attempts = (sa.select(DeliveryAttempt.duration_ms, DeliveryAttempt.outcome)
+                    .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
+                    .where(Delivery.endpoint_id == endpoint.id, DeliveryAttempt.started_at >= since))
+        total, succeeded = _totals(attempts)
+        stats.append({"endpoint": endpoint, "attempts": total,
+                      "success_rate": (succeeded / total) if total else None,
+                      "p95_ms": _p95(attempts, total)})
+    return stats
+
+
+def _totals(attempts) -> tuple[int, int]:
+    subquery = attempts.subquery()
+    total, succeeded = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((subquery.c.outcome == "success", 1),
+                                                                        else_=0)), 0))
+        .select_from(subquery)
+    ).one()
+    return int(total), int(succeeded)
+
+
+def _p95(attempts, total: int) -> int | None:
+    """The 95th percentile by offset (portable: SQLite has no percentile function)."""
+    if not total:
+        return None
+    offset = min(total - 1, int(total * 0.95))
+    subquery = attempts.subquery()
+    return db.session.scalar(
+        sa.select(subquery.c.duration_ms).where(subquery.c.duration_ms.is_not(None))
+        .order_by(subquery.c.duration_ms).offset(offset).limit(1))
+
+
+def runs_near_deadline(workspace_id: int, limit: int = 10) -> list[Run]:
+    """Open runs whose deadline is past or within the next 30 minutes, soonest first."""
+    return db.session.scalars(
+        sa.select(Run).where(Run.workspace_id == workspace_id, Run.status == "running",
+                             Run.deadline_at.is_not(None), Run.deadline_at <= utcnow() + NEAR_DEADLINE)
+        .order_by(Run.deadline_at).limit(limit)).all()

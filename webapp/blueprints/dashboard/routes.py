@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from webapp.blueprints.dashboard import bp
 from webapp.extensions import db
-from webapp.services import overview
+from webapp.services import charts, overview
 from webapp.services.heartbeat import scheduler_age_seconds
 from webapp.tenancy import current_workspace_id
 
@@ -20,7 +20,14 @@ def index():
 @bp.route("/overview", endpoint="overview")
 @login_required
 def overview_page():
-    return render_template("dashboard/overview.html", summary=overview.summary(current_workspace_id()))
+    workspace_id = current_workspace_id()
+    return render_template(
+        "dashboard/overview.html",
+        summary=overview.summary(workspace_id),
+        chart=charts.stacked_bars(overview.deliveries_per_hour(workspace_id)),
+        endpoint_stats=overview.endpoint_stats(workspace_id),
+        near_deadline=overview.runs_near_deadline(workspace_id),
+    )
 
 
 @bp.route("/healthz")
