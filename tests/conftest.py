@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 
 from tests.support.live_server import LiveServer
 from tests.support.receiver import Receiver
@@ -58,6 +60,21 @@ def database_uri(request, tmp_path):
         admin.dispose()
 
 
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose requests start with an empty `flask.g`.
+
+    The `app` fixture keeps one app context pushed (so tests can use `db.session`), and Flask
+    reuses a pushed context for requests: without this, Flask-Login's cached user and the API's
+    workspace would leak from one request (or one client) into the next, as never in production.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            for name in list(vars(g)):
+                delattr(g, name)
+        return super().open(*args, **kwargs)
+
+
 def make_app(tmp_path, database_uri=None, **overrides):
     config = {
         "TESTING": True,
@@ -72,6 +89,7 @@ def make_app(tmp_path, database_uri=None, **overrides):
     }
     config.update(overrides)
     app = create_app(config)
+    app.test_client_class = FreshGlobalsClient
     with app.app_context():
         _db.create_all()
     return app

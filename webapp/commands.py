@@ -1,6 +1,4 @@
 """`flask --app wsgi tocsin …`: provisioning, the development server and the scheduler worker."""
-import sys
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -13,16 +11,17 @@ tocsin_cli = AppGroup("tocsin", help="Tocsin administration.")
 
 @tocsin_cli.command("create-user")
 @click.argument("email")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def create_user(email: str, password_stdin: bool):
-    """Create a user with their own workspace."""
+    """Create a user with their own workspace (audited as user.create)."""
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = accounts.create_user(email, password)
+        user = accounts.create_user(email, password, from_shell=True)
     except accounts.AccountError as error:
+        db.session.rollback()
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"Created {user.email} with workspace {user.workspace_id}.")
@@ -32,10 +31,12 @@ def create_user(email: str, password_stdin: bool):
 @click.argument("email")
 @click.option("--name", required=True, help="What the key is for.")
 def create_api_key(email: str, name: str):
-    """Print a new API key for the workspace of EMAIL."""
+    """Print a new API key for the workspace of EMAIL (only its hash is stored)."""
     user = accounts.find_user(email)
     if user is None:
         raise click.ClickException(f"No user with email {accounts.normalise_email(email)}.")
+    if not name.strip() or len(name.strip()) > 100:
+        raise click.ClickException("--name must be 1 to 100 characters.")
     _, full_key = accounts.create_api_key(workspace_id=user.workspace_id, user_id=user.id, name=name)
     db.session.commit()
     click.echo(full_key)

@@ -14,23 +14,37 @@ def _flag(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "on", "true", "yes"}
 
 
-def _float(name: str, default: float) -> float:
+def _number(name: str, default, kind):
+    """A numeric setting; a typo stops start-up with the variable's name, not a bare traceback."""
     raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    return _number(name, default, float)
 
 
 def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    return _number(name, default, int)
 
 
-def _development_secret_key() -> str:
+def _development_secret_key(instance_dir: Path) -> str:
     """A random key generated once and kept in instance/, so dev sessions survive restarts."""
-    INSTANCE_DIR.mkdir(exist_ok=True)
-    key_file = INSTANCE_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key_file = instance_dir / "secret_key"
+    try:
+        # O_EXCL: two processes starting at once cannot both write; 0600 from the first byte.
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
     return key_file.read_text().strip()
 
 
@@ -42,13 +56,20 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def load_config() -> dict:
-    """Everything Tocsin reads from the environment, as Flask config keys."""
+def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
+    """Everything Tocsin reads from the environment, as Flask config keys.
+
+    `instance_dir` holds the development SECRET_KEY and the default SQLite file (tests pass a
+    temporary one).
+    """
     environment = os.environ.get("TOCSIN_ENV", "production")
     secret_key = os.environ.get("SECRET_KEY") or None
     if secret_key is None and environment == "development":
-        secret_key = _development_secret_key()
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'tocsin.db'}"
+        secret_key = _development_secret_key(instance_dir)
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        instance_dir.mkdir(parents=True, exist_ok=True)  # a fresh clone has no instance/ yet
+        database_url = f"sqlite:///{instance_dir / 'tocsin.db'}"
     return {
         "TOCSIN_ENV": environment,
         "SECRET_KEY": secret_key,

@@ -7,9 +7,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from webapp.extensions import db
+from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-_state: dict = {"heartbeat_id": None}
 
 
 def _in_app_context(app: Flask, function):
@@ -28,9 +28,10 @@ def _in_app_context(app: Flask, function):
 
 
 def heartbeat(app: Flask) -> None:
+    """Record that this process's scheduler is alive (one row per process, kept per app)."""
     from webapp.services import heartbeat as heartbeat_service
 
-    _state["heartbeat_id"] = heartbeat_service.beat(_state["heartbeat_id"])
+    app.extensions["tocsin_heartbeat_id"] = heartbeat_service.beat(app.extensions.get("tocsin_heartbeat_id"))
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
@@ -53,17 +54,14 @@ def _engine_jobs():
 
 
 def _engine_job_function(job_id: str):
-    """The service function for a job, once the delivery engine provides it."""
-    try:
-        from webapp.services import engine_jobs
-    except ImportError:
-        return None
+    """The service function for a job (webapp/services/engine_jobs.py)."""
+    from webapp.services import engine_jobs
+
     return getattr(engine_jobs, job_id, None)
 
 
 def _now():
-    from datetime import datetime, timezone
-    return datetime.now(timezone.utc)
+    return utcnow()
 
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:
@@ -76,9 +74,17 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def stop_scheduler(app: Flask, wait: bool = True) -> None:
+    """Graceful stop: claim nothing more, let running jobs and attempts finish (when `wait`),
+    and give claimed-but-unstarted deliveries back as `pending` for another process."""
+    from webapp.services import dispatch
+
     scheduler = app.extensions.pop("tocsin_scheduler", None)
-    if scheduler is not None:
-        scheduler.shutdown(wait=wait)
+    if scheduler is None:
+        return
+    dispatch.begin_stop()
+    scheduler.shutdown(wait=wait)
+    dispatch.shutdown(wait=wait)
+    log.info("scheduler stopped")
 
 
 def run_worker_forever(app: Flask) -> None:

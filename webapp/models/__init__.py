@@ -10,6 +10,6 @@ from webapp.models.scheduler import SchedulerHeartbeat
 
 __all__ = [
     "Alert", "ApiKey", "AuditEvent", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
-    "Endpoint", "Job", "Membership", "PAYLOAD_FORMATS", "RULE_EVENTS", "RUN_STATUSES", "Rule",
+    "Endpoint", "Job", "Membership", "PAYLOAD_FORMATS", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
     "SEVERITIES", "SchedulerHeartbeat", "User", "Workspace", "rule_endpoint",
 ]

@@ -3,6 +3,7 @@ import hashlib
 import secrets
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
@@ -11,6 +12,7 @@ from webapp.services import audit
 from webapp.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
 API_KEY_PREFIX = "tk_"
 
 
@@ -26,21 +28,33 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
-def create_user(email: str, password: str, *, client_ip: str | None = None) -> User:
-    """Create a user with a workspace they own; the caller commits."""
+def create_user(email: str, password: str, *, client_ip: str | None = None, from_shell: bool = False) -> User:
+    """Create a user with a workspace they own; the caller commits.
+
+    The sign-up form checks the same rules first; the shell command relies on these checks.
+    """
     email = normalise_email(email)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise AccountError(f"{email} is not a valid email address: {error}") from None
     if find_user(email) is not None:
         raise AccountError("An account with this email already exists.")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters.")
     user = User(email=email, password_hash=generate_password_hash(password))
     workspace = Workspace(name=f"{email.split('@')[0]}'s workspace")
     db.session.add_all([user, workspace])
     db.session.flush()
     db.session.add(Membership(user_id=user.id, workspace_id=workspace.id, role="owner"))
-    audit.record(workspace_id=workspace.id, user_id=user.id, action="user.signup",
-                 object_type="user", object_id=user.id, summary=f"signed up as {email}",
-                 client_ip=client_ip)
+    if from_shell:
+        action, summary = "user.create", f"created {email} from the shell"
+    else:
+        action, summary = "user.signup", f"signed up as {email}"
+    audit.record(workspace_id=workspace.id, user_id=user.id, action=action,
+                 object_type="user", object_id=user.id, summary=summary, client_ip=client_ip)
     db.session.flush()
     db.session.refresh(user)
     return user

@@ -10,6 +10,7 @@ from webapp.models import SchedulerHeartbeat
 from webapp.timeutil import utcnow
 
 STALE_AFTER = timedelta(seconds=60)
+FORGET_AFTER = timedelta(days=1)  # rows of processes that stopped long ago
 
 
 def beat(heartbeat_id: int | None) -> int:
@@ -45,3 +46,12 @@ def scheduler_age_seconds() -> float | None:
 def scheduler_banner_needed() -> bool:
     age = scheduler_age_seconds()
     return age is None or age > STALE_AFTER.total_seconds()
+
+
+def prune_stale(older_than: timedelta = FORGET_AFTER) -> int:
+    """Forget processes that have not beaten for a day (each restart adds a row)."""
+    removed = db.session.execute(
+        sa.delete(SchedulerHeartbeat).where(SchedulerHeartbeat.last_beat_at < utcnow() - older_than)
+    ).rowcount
+    db.session.commit()
+    return removed

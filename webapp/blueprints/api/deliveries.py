@@ -1,2 +1,113 @@
-"""/api/v1/deliveries (filled in by its issue)."""
-from webapp.blueprints.api import bp  # noqa: F401
+"""/api/v1/deliveries: the delivery history (keyset on id, newest first), one delivery with its
+attempts, and redeliver."""
+import sqlalchemy as sa
+from flask import current_app, jsonify, request
+
+from webapp.blueprints.api import bp
+from webapp.blueprints.api.validation import page_limit
+from webapp.errors import ApiError
+from webapp.extensions import db
+from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
+from webapp.services import history
+from webapp.tenancy import current_user_id, current_workspace_id, get_or_404
+from webapp.timeutil import isoformat
+
+
+def delivery_json(delivery: Delivery) -> dict:
+    return {
+        "id": delivery.id,
+        "message_id": delivery.message_id,
+        "alert_id": delivery.alert_id,
+        "endpoint_id": delivery.endpoint_id,
+        "rule_id": delivery.rule_id,
+        "is_test": delivery.is_test,
+        "status": delivery.status,
+        "attempt_count": delivery.attempt_count,
+        "max_attempts": delivery.max_attempts,
+        "next_attempt_at": isoformat(delivery.next_attempt_at) if delivery.status in ("pending", "sending") else None,
+        "last_http_status": delivery.last_http_status,
+        "last_error": delivery.last_error,
+        "last_duration_ms": delivery.last_duration_ms,
+        "created_at": isoformat(delivery.created_at),
+        "finished_at": isoformat(delivery.finished_at),
+    }
+
+
+def attempt_json(attempt: DeliveryAttempt) -> dict:
+    return {
+        "number": attempt.number,
+        "started_at": isoformat(attempt.started_at),
+        "duration_ms": attempt.duration_ms,
+        "http_status": attempt.http_status,
+        "outcome": attempt.outcome,
+        "request_headers": history.masked_headers(attempt.request_headers),
+        "request_body": attempt.request_body,
+        "response_excerpt": attempt.response_excerpt,
+        "error": attempt.error,
+    }
+
+
+def _id_argument(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ApiError(400, "invalid_filter", f"{name} must be a numeric id.", {name: "Not an id."})
+    return int(raw)
+
+
+def _owned_id(name: str, model) -> int | None:
+    """A filter id that must name a row of this workspace (deleted endpoints included)."""
+    object_id = _id_argument(name)
+    if object_id is not None and db.session.scalar(
+            sa.select(model.id).where(model.id == object_id, model.workspace_id == current_workspace_id())) is None:
+        raise ApiError(400, "invalid_filter", f"No {model.__name__.lower()} {object_id} in this workspace.",
+                       {name: "Unknown id."})
+    return object_id
+
+
+def _filters() -> history.HistoryFilter:
+    status = request.args.get("status", "").strip() or None
+    if status is not None and status not in history.UI_STATUSES:
+        raise ApiError(400, "invalid_filter", f"status must be one of {', '.join(history.UI_STATUSES)}.",
+                       {"status": "Unknown status."})
+    is_test_raw = request.args.get("is_test", "").strip().lower()
+    if is_test_raw not in ("", "true", "false"):
+        raise ApiError(400, "invalid_filter", "is_test must be true or false.", {"is_test": "Not true or false."})
+    return history.HistoryFilter(endpoint_id=_owned_id("endpoint_id", Endpoint), rule_id=_owned_id("rule_id", Rule),
+                                 status=status, is_test={"true": True, "false": False}.get(is_test_raw))
+
+
+@bp.get("/deliveries")
+def list_deliveries():
+    """`status` takes the history's statuses: pending (not yet attempted), sending,
+    failed-retrying, delivered, dead. `cursor` is the `next_cursor` of the previous page."""
+    filters = _filters()
+    limit = page_limit()
+    before = _id_argument("cursor")
+    page = history.list_deliveries(current_workspace_id(), filters, limit=limit, before=before)
+    return jsonify({"items": [delivery_json(delivery) for delivery in page.items],
+                    "next_cursor": str(page.next_before) if page.next_before else None})
+
+
+@bp.get("/deliveries/<delivery_id>")
+def get_delivery(delivery_id):
+    delivery = get_or_404(Delivery, delivery_id)
+    attempts = db.session.scalars(
+        sa.select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id,
+                                         DeliveryAttempt.workspace_id == delivery.workspace_id)
+        .order_by(DeliveryAttempt.number, DeliveryAttempt.id)).all()
+    return jsonify({**delivery_json(delivery), "attempts": [attempt_json(attempt) for attempt in attempts]})
+
+
+@bp.post("/deliveries/<delivery_id>/redeliver")
+def redeliver_delivery(delivery_id):
+    """Queue a delivered or dead delivery again with the same message id (202: it is sent later)."""
+    delivery = get_or_404(Delivery, delivery_id)
+    if not history.redeliver(delivery, user_id=current_user_id(), client_ip=request.remote_addr, via="the API"):
+        raise ApiError(409, "conflict", f"The delivery is {delivery.status}: only delivered or dead "
+                                        "deliveries can be redelivered.")
+    db.session.commit()
+    body = delivery_json(delivery)  # before the send pool can change it
+    history.send_now(current_app._get_current_object(), delivery.id)
+    return jsonify(body), 202

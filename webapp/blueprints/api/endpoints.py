@@ -1,2 +1,143 @@
-"""/api/v1/endpoints (filled in by its issue)."""
-from webapp.blueprints.api import bp  # noqa: F401
+"""/api/v1/endpoints: the endpoint life cycle as JSON. Same service (and audit) as the pages;
+the secret appears only in the 201 of a create, the secret GET and a rotation."""
+from flask import jsonify, request, url_for
+
+from webapp.blueprints.api import bp
+from webapp.blueprints.api.validation import json_body, page_limit
+from webapp.errors import ApiError
+from webapp.extensions import db
+from webapp.models import Endpoint
+from webapp.services import endpoints as service
+from webapp.services.endpoints import Actor, InvalidEndpoint
+from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
+from webapp.timeutil import isoformat
+
+MASK = "••••••"
+EXCERPT_CHARACTERS = 300
+CREATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "secret", "is_active"}
+UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "is_active"}
+
+
+def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
+    body = {
+        "id": endpoint.id, "name": endpoint.name, "url": endpoint.url, "format": endpoint.format,
+        "template": endpoint.template, "headers": {name: MASK for name in endpoint.headers_encrypted or {}},
+        "timeout_seconds": endpoint.timeout_seconds, "is_active": endpoint.is_active,
+        "disabled_reason": endpoint.disabled_reason, "created_at": isoformat(endpoint.created_at),
+        "updated_at": isoformat(endpoint.updated_at),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+def _actor() -> Actor:
+    return Actor(current_user_id(), request.remote_addr)
+
+
+def _service_data(body: dict) -> dict:
+    """The body as the service takes it: a masked header value means "keep the stored one"."""
+    data = {name: value for name, value in body.items() if name != "is_active"}
+    if isinstance(data.get("headers"), dict):
+        data["headers"] = {name: None if value == MASK else value for name, value in data["headers"].items()}
+    return data
+
+
+def _is_active(body: dict):
+    value = body.get("is_active")
+    if "is_active" in body and not isinstance(value, bool):
+        raise ApiError(400, "validation_error", "is_active must be true or false.", {"is_active": "Not a boolean."})
+    return value
+
+
+def _invalid(error: InvalidEndpoint) -> ApiError:
+    return ApiError(400, "validation_error", "The endpoint was not saved: " + str(error), error.fields)
+
+
+@bp.get("/endpoints")
+def list_endpoints():
+    limit = page_limit()
+    statement = scoped(Endpoint).order_by(Endpoint.id.desc()).limit(limit + 1)
+    cursor = request.args.get("cursor")
+    if cursor:
+        if not cursor.isdigit():
+            raise ApiError(400, "invalid_filter", "cursor is not one this API returned.", {"cursor": "Invalid."})
+        statement = statement.where(Endpoint.id < int(cursor))
+    rows = list(db.session.scalars(statement))
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    return jsonify({"items": [endpoint_json(row) for row in rows[:limit]], "next_cursor": next_cursor})
+
+
+@bp.post("/endpoints")
+def create_endpoint():
+    body = json_body(CREATE_FIELDS)
+    active = _is_active(body)
+    try:
+        endpoint, secret = service.create_endpoint(current_workspace_id(), current_user_id(), _service_data(body),
+                                                   client_ip=request.remote_addr)
+    except InvalidEndpoint as error:
+        raise _invalid(error) from None
+    if active is False:
+        service.set_active(endpoint, False, actor=_actor())
+    db.session.commit()
+    location = url_for("api.get_endpoint", endpoint_id=endpoint.id)
+    return jsonify(endpoint_json(endpoint, secret=secret)), 201, {"Location": location}
+
+
+@bp.get("/endpoints/<endpoint_id>")
+def get_endpoint(endpoint_id):
+    return jsonify(endpoint_json(get_or_404(Endpoint, endpoint_id)))
+
+
+@bp.patch("/endpoints/<endpoint_id>")
+def update_endpoint(endpoint_id):
+    endpoint = get_or_404(Endpoint, endpoint_id)
+    body = json_body(UPDATE_FIELDS)
+    active = _is_active(body)
+    try:
+        service.update_endpoint(endpoint, _service_data(body), actor=_actor())
+    except InvalidEndpoint as error:
+        db.session.rollback()
+        raise _invalid(error) from None
+    if active is not None:
+        service.set_active(endpoint, active, actor=_actor())
+    db.session.commit()
+    return jsonify(endpoint_json(endpoint))
+
+
+@bp.delete("/endpoints/<endpoint_id>")
+def delete_endpoint(endpoint_id):
+    service.delete_endpoint(get_or_404(Endpoint, endpoint_id), actor=_actor())
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/endpoints/<endpoint_id>/test")
+def test_endpoint(endpoint_id):
+    delivery, result = service.send_test(get_or_404(Endpoint, endpoint_id), actor=_actor())
+    return jsonify({
+        "delivery_id": delivery.id, "status": delivery.status, "http_status": result.status,
+        "duration_ms": result.duration_ms, "response_excerpt": (result.response_excerpt or "")[:EXCERPT_CHARACTERS],
+        "error": result.error, "outcome": result.outcome,
+    })
+
+
+@bp.get("/endpoints/<endpoint_id>/secret")
+def get_endpoint_secret(endpoint_id):
+    endpoint = get_or_404(Endpoint, endpoint_id)
+    secret = service.reveal_secret(endpoint, actor=_actor())
+    db.session.commit()
+    return jsonify({"id": endpoint.id, "secret": secret}), 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/endpoints/<endpoint_id>/secret/rotate")
+def rotate_endpoint_secret(endpoint_id):
+    endpoint = get_or_404(Endpoint, endpoint_id)
+    if request.headers.get("X-Confirm-Destructive", "").strip().lower() != "true":
+        raise ApiError(428, "confirmation_required",
+                       "Rotating the secret needs the header X-Confirm-Destructive: true.")
+    secret = service.rotate_secret(endpoint, actor=_actor())
+    db.session.commit()
+    return jsonify({"id": endpoint.id, "secret": secret,
+                    "previous_secret_valid_until": isoformat(service.previous_secret_valid_until(endpoint))}), \
+        200, {"Cache-Control": "no-store"}

@@ -19,7 +19,10 @@ def json_body(allowed: set[str] | None = None, *, required: bool = True) -> dict
         return {}
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "Send the body as JSON with Content-Type: application/json.")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # thousands of nested brackets: bad input, not a server error
+        data = None
     if data is None:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(data, dict):

@@ -21,8 +21,13 @@ def load_user(user_id: str):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only follow `next` to a path on this site, never to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only follow `next` to a path on this site, never to another host.
+
+    Browsers read `/\\host` as `//host` and drop tabs and newlines, so those are refused too.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and not any(ord(char) < 32 or ord(char) == 127 for char in target)
+            and not urlsplit(target).netloc):
         return target
     return url_for("dashboard.overview")
 

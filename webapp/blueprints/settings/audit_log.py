@@ -1,4 +1,4 @@
-"""Settings → Audit log, newest first."""
+"""Settings → Audit log: who did what in this workspace, newest first."""
 from flask import render_template, request
 from flask_login import login_required
 
@@ -7,10 +7,12 @@ from webapp.extensions import db
 from webapp.models import AuditEvent
 from webapp.tenancy import scoped
 
+EVENTS_PER_PAGE = 50
+
 
 @bp.route("/audit-log")
 @login_required
 def audit_log():
     page = db.paginate(scoped(AuditEvent).order_by(AuditEvent.id.desc()),
-                       page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
+                       page=request.args.get("page", 1, type=int), per_page=EVENTS_PER_PAGE, error_out=False)
     return render_template("settings/audit_log.html", page=page)

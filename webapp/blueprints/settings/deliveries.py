@@ -1,12 +1,180 @@
-"""Settings → Alerts → Deliveries (placeholder until its issue lands)."""
-from flask import render_template
+"""Settings → Alerts → Deliveries: the history list, one delivery with its attempts, Redeliver,
+and an endpoint's "Retry all dead since …" (recovery after a receiver's outage)."""
+from datetime import UTC, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from flask_wtf import FlaskForm
+from werkzeug.routing import BuildError
+from wtforms import DateTimeLocalField, SelectField, SubmitField
+from wtforms.validators import DataRequired, Optional
 
 from webapp.blueprints.settings import bp
+from webapp.blueprints.settings.forms import ConfirmForm
+from webapp.extensions import db
+from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
+from webapp.services import history
+from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
+from webapp.timeutil import utcnow
+
+PAGE_SIZE = 50
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class HistoryFilterForm(FlaskForm):
+    """The GET filters of the history list (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    endpoint_id = SelectField("Endpoint", coerce=str, validators=[Optional()])
+    rule_id = SelectField("Rule", coerce=str, validators=[Optional()])
+    status = SelectField("Status", choices=[("", "Any status")] + [
+        (value, history.UI_STATUS_LABELS[value]) for value in history.UI_STATUSES], validators=[Optional()])
+    kind = SelectField("Kind", choices=[("", "Alerts and tests"), ("real", "Alerts only"), ("test", "Tests only")],
+                       validators=[Optional()])
+    since = DateTimeLocalField("Since (UTC)", format=DATETIME_LOCAL, validators=[Optional()])
+    until = DateTimeLocalField("Until (UTC)", format=DATETIME_LOCAL, validators=[Optional()])
+
+
+class RetryDeadForm(FlaskForm):
+    since = DateTimeLocalField("Dead since (UTC)", format=DATETIME_LOCAL, validators=[DataRequired()],
+                               description="Every dead delivery to this endpoint created after this time is queued again.")
+    submit = SubmitField("Retry all dead deliveries")
+
+
+def retry_dead_form() -> RetryDeadForm:
+    """The form the endpoint page shows, its `since` defaulting to 24 hours ago."""
+    form = RetryDeadForm()
+    if form.since.data is None:
+        form.since.data = (utcnow() - timedelta(hours=24)).replace(tzinfo=None, second=0, microsecond=0)
+    return form
+
+
+@bp.app_template_global("delivery_ui_status")
+def delivery_ui_status(delivery: Delivery) -> str:
+    return history.ui_status(delivery)
+
+
+@bp.app_template_global("delivery_status_label")
+def delivery_status_label(status: str) -> str:
+    return history.UI_STATUS_LABELS.get(status, status)
+
+
+@bp.app_template_global("delivery_badge")
+def delivery_badge(status: str) -> str:
+    return history.UI_STATUS_BADGES.get(status, status)
+
+
+@bp.app_template_global("mask_signature")
+def mask_signature(name: str, value) -> str:
+    return history.mask_header(name, value)
+
+
+@bp.app_template_global("alert_url")
+def alert_url(alert_id: int | None) -> str | None:
+    """The alert's page, when the dashboard has one."""
+    if alert_id is None or "dashboard.alert_detail" not in current_app.view_functions:
+        return None
+    try:
+        return url_for("dashboard.alert_detail", alert_id=alert_id)
+    except BuildError:
+        return None
+
+
+@bp.app_template_global("retry_dead_form")
+def _retry_dead_form_global() -> RetryDeadForm:
+    return retry_dead_form()
+
+
+def _filter_choices(form: HistoryFilterForm) -> None:
+    workspace_id = current_workspace_id()
+    endpoints = db.session.scalars(sa.select(Endpoint).where(Endpoint.workspace_id == workspace_id)
+                                   .order_by(Endpoint.deleted_at.is_not(None), Endpoint.name)).all()
+    form.endpoint_id.choices = [("", "Any endpoint")] + [
+        (str(endpoint.id), endpoint.name + (" (deleted)" if endpoint.deleted_at else "")) for endpoint in endpoints]
+    rules = db.session.scalars(scoped(Rule).order_by(Rule.name)).all()
+    form.rule_id.choices = [("", "Any rule")] + [(str(rule.id), rule.name) for rule in rules]
+
+
+def _filters_from(form: HistoryFilterForm) -> history.HistoryFilter:
+    def as_utc(value):
+        return value.replace(tzinfo=UTC) if value else None
+
+    return history.HistoryFilter(
+        endpoint_id=int(form.endpoint_id.data) if form.endpoint_id.data else None,
+        rule_id=int(form.rule_id.data) if form.rule_id.data else None,
+        status=form.status.data or None,
+        is_test={"real": False, "test": True}.get(form.kind.data or ""),
+        since=as_utc(form.since.data),
+        until=as_utc(form.until.data),
+    )
 
 
 @bp.route("/alerts/deliveries")
 @login_required
 def deliveries():
-    return render_template("placeholder.html", title="Deliveries",
-                           message="This page arrives with its issue; nothing to configure yet.")
+    form = HistoryFilterForm(formdata=request.args)
+    _filter_choices(form)
+    valid = form.validate()
+    filters = _filters_from(form) if valid else history.HistoryFilter()
+    page = history.list_deliveries(current_workspace_id(), filters, limit=PAGE_SIZE,
+                                   before=request.args.get("before", type=int),
+                                   after=request.args.get("after", type=int))
+    kept = {name: value for name, value in request.args.items() if name not in ("before", "after") and value}
+    return render_template("settings/deliveries/list.html", form=form, page=page, kept=kept, valid=valid)
+
+
+@bp.route("/alerts/deliveries/<int:delivery_id>")
+@login_required
+def delivery_detail(delivery_id: int):
+    delivery = get_or_404(Delivery, delivery_id)
+    attempts = db.session.scalars(
+        sa.select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id,
+                                         DeliveryAttempt.workspace_id == delivery.workspace_id)
+        .order_by(DeliveryAttempt.number, DeliveryAttempt.id)).all()
+    return render_template("settings/deliveries/detail.html", delivery=delivery, attempts=attempts,
+                           confirm_form=ConfirmForm())
+
+
+@bp.route("/alerts/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
+@login_required
+def redeliver(delivery_id: int):
+    delivery = get_or_404(Delivery, delivery_id)
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; reload the page and try again.", "error")
+    elif not history.redeliver(delivery, user_id=current_user_id(), client_ip=request.remote_addr,
+                               via="the delivery page"):
+        flash("This delivery is still being attempted; only delivered or dead deliveries can be redelivered.", "error")
+    else:
+        db.session.commit()
+        history.send_now(current_app._get_current_object(), delivery.id)
+        flash(f"Delivery {delivery.message_id} queued again with the same webhook-id.", "success")
+    return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
+
+
+def _endpoint_page(endpoint_id: int) -> str:
+    if "settings.endpoint_detail" in current_app.view_functions:
+        try:
+            return url_for("settings.endpoint_detail", endpoint_id=endpoint_id)
+        except BuildError:
+            pass
+    return url_for("settings.deliveries", endpoint_id=endpoint_id)
+
+
+@bp.route("/alerts/endpoints/<int:endpoint_id>/retry-dead", methods=["POST"])
+@login_required
+def retry_dead(endpoint_id: int):
+    endpoint = get_or_404(Endpoint, endpoint_id)
+    form = RetryDeadForm()
+    if not form.validate_on_submit():
+        errors = "; ".join(error for errors in form.errors.values() for error in errors)
+        flash(f"Nothing was retried: {errors or 'enter the time to retry from'}.", "error")
+        return redirect(_endpoint_page(endpoint.id))
+    since = form.since.data.replace(tzinfo=UTC)
+    count = history.retry_dead_since(endpoint, since, user_id=current_user_id(), client_ip=request.remote_addr)
+    db.session.commit()
+    noun = "dead delivery" if count == 1 else "dead deliveries"
+    flash(f"{count} {noun} queued again.", "success")
+    return redirect(_endpoint_page(endpoint.id))

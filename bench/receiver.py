@@ -1,0 +1,77 @@
+"""The benchmark's webhook receiver: answers every POST at once with 200, in its own process
+so it never shares a GIL with the load generator or the server.
+
+Run as `python -m bench.receiver`; it binds 127.0.0.1 on a free port and prints
+`PORT <n>` on its first line of output. `GET /stats` answers `{"posts": <count>}`.
+
+TCP_NODELAY on every accepted socket and a Content-Length on every answer (DESIGN.md,
+"Measuring on loopback"): without them Nagle and delayed ACKs add ~40 ms per request.
+"""
+import json
+import signal
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+OK_BODY = b'{"ok":true}'
+
+
+class ReceiverServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address):
+        super().__init__(address, ReceiverHandler)
+        self.posts = 0
+        self.lock = threading.Lock()
+
+    def get_request(self):
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
+
+class ReceiverHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a sender may reuse its connection
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        with self.server.lock:
+            self.server.posts += 1
+        self._answer(OK_BODY)
+
+    def do_GET(self):
+        with self.server.lock:
+            body = json.dumps({"posts": self.server.posts}).encode()
+        self._answer(body)
+
+    def _answer(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def main() -> None:
+    server = ReceiverServer(("127.0.0.1", 0))
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

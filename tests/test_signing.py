@@ -1,0 +1,76 @@
+"""Standard Webhooks signatures, checked with the reference `standardwebhooks` package."""
+import base64
+import time
+from datetime import UTC, datetime
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from webapp.services import signing
+
+BODY = b'{"type":"alert.test","data":{"alert":{"message":"caf\xc3\xa9"}}}'
+
+
+def headers_for(secrets, message_id="msg_2b1f", timestamp=None, body=BODY):
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signing.signature_header(secrets, message_id, timestamp, body),
+    }
+
+
+def test_generated_secret_is_whsec_and_32_random_bytes():
+    secret = signing.generate_secret()
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret[6:])) == 32
+    assert signing.validate_secret(secret) == secret
+    assert signing.generate_secret() != secret
+
+
+@pytest.mark.parametrize("length", [24, 48, 64])
+def test_pasted_secret_of_24_to_64_bytes_is_accepted(length):
+    secret = "whsec_" + base64.b64encode(bytes(range(length))).decode()
+    assert signing.validate_secret(f"  {secret}\n") == secret
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "must start with whsec_"),
+    ("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", "must start with whsec_"),
+    ("whsec_not base64!!", "valid base64"),
+    ("whsec_" + base64.b64encode(b"x" * 16).decode(), "24–64 bytes; this one has 16"),
+    ("whsec_" + base64.b64encode(b"x" * 65).decode(), "24–64 bytes; this one has 65"),
+])
+def test_bad_secret_is_refused_with_a_reason(text, message):
+    with pytest.raises(ValueError, match=message):
+        signing.validate_secret(text)
+
+
+def test_signature_verifies_with_the_standardwebhooks_package():
+    secret = signing.generate_secret()
+    headers = headers_for([secret])
+    assert headers["webhook-signature"].startswith("v1,")
+    assert Webhook(secret).verify(BODY, headers)["type"] == "alert.test"
+
+
+def test_signature_covers_the_body():
+    secret = signing.generate_secret()
+    headers = headers_for([secret])
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(BODY.replace(b"test", b"tset"), headers)
+
+
+def test_two_secret_header_verifies_with_either_secret():
+    new, old = signing.generate_secret(), signing.generate_secret()
+    headers = headers_for([new, old])
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    Webhook(new).verify(BODY, headers)
+    Webhook(old).verify(BODY, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(signing.generate_secret()).verify(BODY, headers)
+
+
+def test_signature_is_hmac_of_id_timestamp_and_body():
+    secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
+    expected = Webhook(secret).sign("msg_1", datetime.fromtimestamp(1700000000, tz=UTC), BODY.decode())
+    assert signing.signature(secret, "msg_1", 1700000000, BODY) == expected

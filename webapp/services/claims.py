@@ -1,0 +1,167 @@
+"""Claiming due deliveries: one atomic statement per claim, safe in any number of processes.
+
+A claim moves due rows — `pending` whose `next_attempt_at` has come, or `sending` whose lease
+expired because the process sending them died — to `sending` with a fresh lease, and returns
+`(id, lease_until)`. Whoever holds the lease writes the outcome; nobody else can. The claim also
+enforces the per-endpoint limits (TOCSIN_ENDPOINT_CONCURRENCY in flight, TOCSIN_ENDPOINT_RATE
+attempts started per second): the excess simply stays `pending` for a later claim.
+"""
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import aliased
+
+from webapp.database import is_postgresql
+from webapp.extensions import db
+from webapp.models import Delivery, DeliveryAttempt
+from webapp.models.endpoints import Endpoint
+from webapp.timeutil import UTCDateTime, utcnow
+
+Claim = tuple[int, datetime]
+
+MAX_ENDPOINT_TIMEOUT_SECONDS = 30  # the endpoint form allows 1–30 s
+DEFAULT_LEASE_MARGIN_SECONDS = 15.0
+RATE_WINDOW = timedelta(seconds=1)
+# Serialises claimers on PostgreSQL so the per-endpoint limits hold across processes
+# (SQLite already serialises writers). Any constant unique to Tocsin will do.
+POSTGRES_CLAIM_LOCK = 0x70C5_1C1A
+
+
+def lease_seconds(timeout_seconds: int, margin: float) -> float:
+    """How long a claim may run before another process may take the row over.
+
+    Twice the endpoint timeout (connecting and reading each have the full timeout) plus a
+    margin for the database work around the request, so a live sender is never overtaken.
+    """
+    return 2 * timeout_seconds + margin
+
+
+def _lease_margin() -> float:
+    return float(current_app.config.get("TOCSIN_LEASE_MARGIN", DEFAULT_LEASE_MARGIN_SECONDS))
+
+
+def _lease_expression(now: datetime) -> sa.ColumnElement:
+    """`now + lease(endpoint timeout)` per row, as one portable expression.
+
+    Endpoint timeouts are whole seconds between 1 and 30, so a CASE over the possible values
+    keeps the claim a single statement on SQLite and PostgreSQL alike.
+    """
+    margin = _lease_margin()
+
+    def at(timeout: int) -> sa.ColumnElement:
+        return sa.literal(now + timedelta(seconds=lease_seconds(timeout, margin)), UTCDateTime())
+
+    timeout = sa.select(Endpoint.timeout_seconds).where(Endpoint.id == Delivery.endpoint_id).scalar_subquery()
+    whens = {seconds: at(seconds) for seconds in range(1, MAX_ENDPOINT_TIMEOUT_SECONDS + 1)}
+    return sa.case(whens, value=timeout, else_=at(MAX_ENDPOINT_TIMEOUT_SECONDS))
+
+
+def due_condition(now: datetime, table=Delivery) -> sa.ColumnElement[bool]:
+    """Rows that may be claimed now: due `pending` ones and `sending` ones with an expired lease."""
+    return sa.or_(
+        sa.and_(table.status == "pending", table.next_attempt_at <= now),
+        sa.and_(table.status == "sending", table.lease_until < now),
+    )
+
+
+def _limits() -> tuple[int, int]:
+    config = current_app.config
+    concurrency = max(1, int(config.get("TOCSIN_ENDPOINT_CONCURRENCY", 4)))
+    per_second = max(1, int(float(config.get("TOCSIN_ENDPOINT_RATE", 10.0))))
+    return concurrency, per_second
+
+
+def _candidates(now: datetime, limit: int, only_id: int | None) -> sa.Select:
+    """Ids to claim: per endpoint, the oldest due rows that fit its free slots; endpoints take turns."""
+    concurrency, per_second = _limits()
+    due = due_condition(now)
+    if only_id is not None:
+        due = sa.and_(due, Delivery.id == only_id)
+
+    endpoints = sa.select(Delivery.endpoint_id).where(due).distinct().subquery("due_endpoint")
+    busy = aliased(Delivery, name="busy")
+    in_flight = (sa.select(sa.func.count()).select_from(busy)
+                 .where(busy.endpoint_id == endpoints.c.endpoint_id, busy.status == "sending",
+                        busy.lease_until >= now)
+                 .scalar_subquery())
+    attempted = aliased(Delivery, name="attempted")
+    started_recently = (sa.select(sa.func.count()).select_from(DeliveryAttempt)
+                        .join(attempted, attempted.id == DeliveryAttempt.delivery_id)
+                        .where(attempted.endpoint_id == endpoints.c.endpoint_id,
+                               DeliveryAttempt.started_at > now - RATE_WINDOW)
+                        .scalar_subquery())
+    # In-flight attempts count against the rate too: they started recently and have no row yet.
+    slots = sa.select(
+        endpoints.c.endpoint_id,
+        (concurrency - in_flight).label("by_concurrency"),
+        (per_second - in_flight - started_recently).label("by_rate"),
+    ).subquery("slots")
+
+    ranked = sa.select(
+        Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at,
+        sa.func.row_number().over(partition_by=Delivery.endpoint_id,
+                                  order_by=(Delivery.next_attempt_at, Delivery.id)).label("position"),
+    ).where(due).subquery("ranked")
+    return (sa.select(ranked.c.id)
+            .join(slots, slots.c.endpoint_id == ranked.c.endpoint_id)
+            .where(ranked.c.position <= slots.c.by_concurrency, ranked.c.position <= slots.c.by_rate)
+            .order_by(ranked.c.position, ranked.c.next_attempt_at, ranked.c.id)
+            .limit(limit))
+
+
+def _claim(limit: int, only_id: int | None = None) -> list[Claim]:
+    """The claim itself: one UPDATE … RETURNING, committed at once (short write transactions)."""
+    if limit <= 0:
+        return []
+    now = utcnow()
+    candidates = _candidates(now, limit, only_id)
+    if is_postgresql(db.engine):
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(POSTGRES_CLAIM_LOCK)))
+        locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(now))
+                  .with_for_update(skip_locked=True))
+        candidates = locked
+    statement = (
+        sa.update(Delivery)
+        .where(Delivery.id.in_(candidates), due_condition(now))  # repeated: the row may have moved
+        .values(status="sending", lease_until=_lease_expression(now), updated_at=now)
+        .returning(Delivery.id, Delivery.lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        claims = [(row.id, row.lease_until) for row in db.session.execute(statement)]
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return claims
+
+
+def claim_due(limit: int) -> list[Claim]:
+    """Claim up to `limit` due deliveries within the per-endpoint limits."""
+    return _claim(limit)
+
+
+def claim_one(delivery_id: int) -> Claim | None:
+    """Claim one delivery (its first attempt) if it is due, unclaimed and its endpoint has room."""
+    claims = _claim(1, only_id=delivery_id)
+    return claims[0] if claims else None
+
+
+def release(delivery_id: int, lease_until: datetime) -> bool:
+    """Give a claimed but unstarted delivery back (graceful stop), if the lease is still ours."""
+    released = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.lease_until == lease_until)
+        .values(status="pending", lease_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(released)
+
+
+def has_due() -> bool:
+    """Whether anything is due now (claimable or waiting for an endpoint's limits)."""
+    found = db.session.scalar(sa.select(sa.exists().where(due_condition(utcnow()))))
+    db.session.rollback()  # end the read transaction: the caller may sleep next
+    return bool(found)

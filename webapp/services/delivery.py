@@ -1,0 +1,207 @@
+"""The delivery state machine (DESIGN.md): claim → one attempt → delivered, retry or dead.
+
+    pending --claim--> sending --2xx--> delivered
+                          |--retryable failure, attempts left--> pending (next_attempt_at = now + back-off)
+                          |--attempts used up / 404 / 410 / endpoint gone--> dead
+    delivered | dead --redeliver--> pending (same id; attempts continue to be recorded)
+
+An outcome is written only while the claim's lease is still ours, so a process that lost its
+lease (it was too slow, another took the row over) can never overwrite the newer state.
+"""
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.models import Delivery, Endpoint, Rule
+from webapp.services import endpoint_health
+from webapp.services.backoff import backoff_seconds
+from webapp.services.claims import claim_due, claim_one, has_due, release  # noqa: F401  (public API)
+from webapp.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ATTEMPT_BUDGET = 8
+GONE_STATUSES = (404, 410)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where an attempted delivery goes next, and why."""
+
+    status: str  # pending | delivered | dead
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+    disable_reason: str | None = None  # set when the answer disables the endpoint
+
+
+@dataclass(frozen=True)
+class InternalFailure:
+    """Stands in for an AttemptResult when sending raised inside Tocsin (a bug, not the receiver)."""
+
+    error: str
+    outcome: str = "internal"
+    status: int | None = None
+    retry_after_seconds: float | None = None
+
+
+def attempt(delivery_id: int, lease_until: datetime) -> str | None:
+    """Attempt a claimed delivery once and record the outcome; returns the new status.
+
+    Returns None when the lease is no longer ours (nothing written, nothing sent if we found out
+    before sending). Commits. Never sends to a deleted or disabled endpoint.
+    """
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    if delivery is None or delivery.status != "sending" or delivery.lease_until != lease_until:
+        db.session.rollback()
+        return None
+    unavailable = unavailable_reason(delivery)
+    if unavailable is not None:
+        return _write(delivery, lease_until, Transition("dead", error=unavailable), attempted=False)
+    from webapp.services import sender  # imported late: sender pulls in payloads and outbound
+
+    try:
+        result = sender.send_once(delivery)
+    except Exception as error:  # a bug must not leave the row looping on lease expiry for ever
+        log.exception("delivery %s: sending raised", delivery_id)
+        return _record_crash(delivery_id, lease_until, error)
+    return _write(delivery, lease_until, decide(delivery, result, utcnow()), attempted=True,
+                  succeeded=result.outcome == "success")
+
+
+def _record_crash(delivery_id: int, lease_until: datetime, error: Exception) -> str | None:
+    """Count an attempt that raised inside Tocsin as a failed one, so the budget still runs out."""
+    db.session.rollback()
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    if delivery is None:
+        return None
+    delivery.attempt_count += 1
+    delivery.last_error = f"internal error while sending: {error.__class__.__name__}: {error}"[:1000]
+    failed = InternalFailure(error=delivery.last_error)
+    return _write(delivery, lease_until, decide(delivery, failed, utcnow()), attempted=True)
+
+
+def unavailable_reason(delivery: Delivery) -> str | None:
+    """Why this delivery must not be sent at all, or None. A test send may use a disabled endpoint."""
+    endpoint = delivery.endpoint
+    if endpoint.deleted_at is not None:
+        return "endpoint deleted before delivery"
+    if not endpoint.is_active and not delivery.is_test:
+        return f"endpoint disabled: {endpoint.disabled_reason}" if endpoint.disabled_reason else "endpoint disabled"
+    return None
+
+
+def decide(delivery: Delivery, result, now: datetime) -> Transition:
+    """The transition after one attempt (`result` is sender's AttemptResult; counts already updated)."""
+    if result.outcome == "success":
+        return Transition("delivered")
+    if result.status in GONE_STATUSES and not delivery.is_test:
+        reason = gone_reason(delivery.endpoint.url, result.status, now)
+        return Transition("dead", error=f"endpoint {reason}", disable_reason=reason)
+    failure = describe_failure(result)
+    if delivery.is_test:
+        return Transition("dead", error=failure)  # a test send is shown at once, never retried
+    if delivery.attempt_count >= delivery.max_attempts:
+        noun = "attempt" if delivery.attempt_count == 1 else "attempts"
+        return Transition("dead", error=f"gave up after {delivery.attempt_count} {noun}; last: {failure}")
+    outcome = "throttled" if result.status == 429 else result.outcome
+    delay = backoff_seconds(delivery.attempt_count, outcome, result.retry_after_seconds,
+                            scale=float(current_app.config.get("TOCSIN_RETRY_SCALE", 1.0)))
+    return Transition("pending", next_attempt_at=now + timedelta(seconds=delay))
+
+
+def describe_failure(result) -> str:
+    if result.error:
+        return result.error
+    return f"HTTP {result.status}" if result.status is not None else result.outcome
+
+
+def gone_reason(url: str, status: int, now: datetime) -> str:
+    """ "disabled after 410 Gone from https://host/…, 2026-11-24 09:00 UTC" (shown on the endpoint)."""
+    parts = urlsplit(url)
+    where = f"{parts.scheme}://{parts.netloc}/" + ("…" if parts.path.strip("/") or parts.query else "")
+    return f"disabled after {status} {HTTPStatus(status).phrase} from {where}, {now:%Y-%m-%d %H:%M} UTC"
+
+
+def _write(delivery: Delivery, lease_until: datetime, transition: Transition, *, attempted: bool,
+           succeeded: bool = False) -> str | None:
+    """Write the transition (and the attempt the sender flushed) if the lease is still ours; commit."""
+    now = utcnow()
+    values: dict = {"status": transition.status, "lease_until": None}
+    if transition.status == "pending":
+        values["next_attempt_at"] = transition.next_attempt_at
+    else:
+        values.update(next_attempt_at=None, finished_at=now)
+    if transition.error is not None:
+        values["last_error"] = transition.error[:1000]
+    endpoint_id, is_test = delivery.endpoint_id, delivery.is_test
+    try:
+        db.session.flush()  # the sender's attempt row and counters, in this same transaction
+        written = db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == delivery.id, Delivery.status == "sending", Delivery.lease_until == lease_until)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not written:
+            db.session.rollback()
+            log.warning("delivery %s: lease lost while attempting; outcome not recorded", delivery.id)
+            return None
+        if transition.disable_reason:
+            endpoint_health.disable(endpoint_id, transition.disable_reason, now)
+        elif attempted and not is_test:
+            endpoint_health.record_attempt(endpoint_id, succeeded, now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return transition.status
+
+
+def _attempt_budget(delivery: Delivery) -> int:
+    """The rule's maximum attempts (a test send gets one)."""
+    if delivery.is_test:
+        return 1
+    rule = db.session.get(Rule, delivery.rule_id) if delivery.rule_id else None
+    return rule.max_attempts if rule is not None else DEFAULT_ATTEMPT_BUDGET
+
+
+def _requeue_values(now: datetime, budget) -> dict:
+    return {"status": "pending", "next_attempt_at": now, "finished_at": None, "lease_until": None,
+            "max_attempts": Delivery.attempt_count + budget, "updated_at": now}
+
+
+def redeliver(delivery: Delivery) -> bool:
+    """Queue a delivered or dead delivery again: same id (webhook-id), a fresh attempt budget.
+
+    Flushes, does not commit; False when the delivery was not delivered or dead. The caller
+    audits and commits; the retry job (or `dispatch.submit` after the commit) sends it.
+    """
+    queued = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status.in_(("delivered", "dead")))
+        .values(**_requeue_values(utcnow(), _attempt_budget(delivery)))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(delivery)
+    return bool(queued)
+
+
+def retry_dead_since(endpoint: Endpoint, since: datetime) -> int:
+    """"Retry all dead since …": queue again every dead real delivery to `endpoint` created at or
+    after `since` (recovery after an outage). Flushes, does not commit; returns how many."""
+    budget = sa.func.coalesce(
+        sa.select(Rule.max_attempts).where(Rule.id == Delivery.rule_id).scalar_subquery(), DEFAULT_ATTEMPT_BUDGET)
+    count = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.endpoint_id == endpoint.id, Delivery.workspace_id == endpoint.workspace_id,
+               Delivery.status == "dead", Delivery.is_test.is_(False), Delivery.created_at >= since)
+        .values(**_requeue_values(utcnow(), budget))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return count

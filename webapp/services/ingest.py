@@ -1,0 +1,250 @@
+"""Runs reported by jobs through the API: validation, idempotent creation and finishing.
+
+Nothing here commits: the view commits, then hands the returned delivery ids to the
+dispatcher, so sending starts only once the run, its alerts and deliveries are durable.
+Alert raising runs inside a savepoint: a bug in a rule must never lose the run a job reported.
+"""
+import json
+import logging
+import re
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from webapp.errors import ApiError
+from webapp.extensions import db
+from webapp.models import RUN_STATUSES, Job, Run
+from webapp.services import audit, matcher
+from webapp.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+REPORT_FIELDS = {"job", "external_id", "deadline_seconds", "deadline_at", "status", "duration_ms",
+                 "message", "metadata"}
+FINISH_FIELDS = {"status", "duration_ms", "message"}
+FINISHED_STATUSES = ("succeeded", "failed")
+# Slugs are stored lower-case so `Nightly-Report` and `nightly-report` are one job and rule
+# globs (matched case-sensitively) only ever need lower-case patterns.
+SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+SLUG_RULE = ("Must be 1–100 characters: letters, digits, '.', '_' or '-', starting with a letter or "
+             "digit (stored lower-case).")
+MAX_DEADLINE_SECONDS = 7 * 24 * 3600
+MAX_DURATION_MS = 366 * 24 * 3600 * 1000
+MAX_MESSAGE_CHARS = 2000
+MAX_METADATA_BYTES = 8 * 1024
+MAX_EXTERNAL_ID_CHARS = 200
+
+
+def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
+               client_ip: str | None = None) -> tuple[Run, bool, list[int]]:
+    """Store a reported run (creating its job on first report); `created` is False when the
+    same `(job, external_id)` was reported before, in which case that run is returned as is."""
+    clean = _validate_report(data)
+    job = _job_for_report(workspace_id, clean["job"], user_id, client_ip)
+    external_id = clean.get("external_id")
+    if external_id is not None and (existing := _run_by_external_id(job.id, external_id)):
+        return existing, False, []
+
+    now = utcnow()
+    status = clean.get("status", "running")
+    duration_ms = clean.get("duration_ms")
+    started_at = now - timedelta(milliseconds=duration_ms) if duration_ms else now
+    run = Run(workspace_id=workspace_id, job=job, external_id=external_id, status=status,
+              started_at=started_at, deadline_at=_deadline(clean, job, started_at),
+              message=clean.get("message"), run_metadata=clean.get("metadata"), created_at=now)
+    if status in FINISHED_STATUSES:
+        run.finished_at = now
+        run.duration_ms = duration_ms if duration_ms is not None else 0
+    try:
+        with db.session.begin_nested():
+            db.session.add(run)
+    except IntegrityError:
+        # A concurrent retry of the same report won the unique (job, external_id) race.
+        existing = _run_by_external_id(job.id, external_id) if external_id is not None else None
+        if existing is None:
+            raise
+        return existing, False, []
+    delivery_ids = _match(matcher.on_run_finished, run) if status in FINISHED_STATUSES else []
+    return run, True, delivery_ids
+
+
+def finish_run(run: Run, data: dict) -> list[int]:
+    """Record a run's outcome once; a run the deadline sweep marked as timed out may still
+    finish (its late outcome is kept, and its timeout alert stays)."""
+    clean = _validate_finish(data)
+    now = utcnow()
+    duration_ms = clean.get("duration_ms")
+    if duration_ms is None:
+        duration_ms = max(0, int((now - run.started_at).total_seconds() * 1000))
+    values = {"status": clean["status"], "finished_at": now, "duration_ms": duration_ms}
+    if clean.get("message") is not None:
+        values["message"] = clean["message"]
+    # Conditional update: of two concurrent finishes exactly one wins, the other gets 409.
+    result = db.session.execute(
+        sa.update(Run).where(Run.id == run.id, Run.status == "running").values(**values)
+        .execution_options(synchronize_session=False))
+    db.session.refresh(run)
+    if result.rowcount != 1:
+        raise ApiError(409, "conflict", f"Run {run.id} already finished: it {run.status} at "
+                                        f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC.")
+    return _match(matcher.on_run_finished, run)
+
+
+def _match(hook, run: Run) -> list[int]:
+    """Call the matcher in a savepoint: on error its rows vanish, the run stays, the error is logged."""
+    try:
+        with db.session.begin_nested():
+            return list(hook(run))
+    except Exception:
+        log.exception("raising alerts for run %s of job %s failed; the run is stored without alerts",
+                      run.id, run.job.slug if run.job else "?")
+        return []
+
+
+def _job_for_report(workspace_id: int, slug: str, user_id: int | None, client_ip: str | None) -> Job:
+    job = _job_by_slug(workspace_id, slug)
+    if job is not None:
+        return job
+    try:
+        with db.session.begin_nested():
+            job = Job(workspace_id=workspace_id, slug=slug, name=slug)
+            db.session.add(job)
+    except IntegrityError:
+        job = _job_by_slug(workspace_id, slug)  # created by a concurrent first report
+        if job is None:
+            raise
+        return job
+    audit.record(workspace_id=workspace_id, user_id=user_id, action="job.create", object_type="job",
+                 object_id=job.id, summary=f"Job {slug} created by its first run report", client_ip=client_ip)
+    return job
+
+
+def _job_by_slug(workspace_id: int, slug: str) -> Job | None:
+    return db.session.scalar(sa.select(Job).where(Job.workspace_id == workspace_id, Job.slug == slug))
+
+
+def _run_by_external_id(job_id: int, external_id: str) -> Run | None:
+    return db.session.scalar(sa.select(Run).where(Run.job_id == job_id, Run.external_id == external_id))
+
+
+def _deadline(clean: dict, job: Job, started_at: datetime) -> datetime | None:
+    if "deadline_at" in clean:
+        return clean["deadline_at"]
+    seconds = clean.get("deadline_seconds", job.default_deadline_seconds)
+    return started_at + timedelta(seconds=seconds) if seconds else None
+
+
+# --- validation: every problem is reported at once, per field ---------------------------------
+
+def _validate_report(data: dict) -> dict:
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    job = data.get("job")
+    if job is None:
+        errors["job"] = "Required: the job's slug, for example \"nightly-report\"."
+    elif not isinstance(job, str) or not job.isascii() or not SLUG_PATTERN.fullmatch(job.lower()):
+        errors["job"] = SLUG_RULE
+    else:
+        clean["job"] = job.lower()
+    _choice(data, "status", RUN_STATUSES, clean, errors)
+    _text(data, "external_id", MAX_EXTERNAL_ID_CHARS, clean, errors, allow_empty=False)
+    _text(data, "message", MAX_MESSAGE_CHARS, clean, errors)
+    _whole_number(data, "duration_ms", 0, MAX_DURATION_MS, clean, errors)
+    if "duration_ms" in clean and clean.get("status", "running") == "running":
+        errors["duration_ms"] = "Only for a finished run: send it with status \"succeeded\" or \"failed\"."
+    _metadata(data, clean, errors)
+    if data.get("deadline_seconds") is not None and data.get("deadline_at") is not None:
+        errors["deadline_at"] = "Give deadline_seconds or deadline_at, not both."
+    else:
+        _whole_number(data, "deadline_seconds", 1, MAX_DEADLINE_SECONDS, clean, errors)
+        _deadline_at(data, clean, errors)
+    if errors:
+        raise ApiError(400, "validation_error", "The run report is not valid.", errors)
+    return clean
+
+
+def _validate_finish(data: dict) -> dict:
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    if data.get("status") is None:
+        errors["status"] = "Required: \"succeeded\" or \"failed\"."
+    else:
+        _choice(data, "status", FINISHED_STATUSES, clean, errors)
+    _whole_number(data, "duration_ms", 0, MAX_DURATION_MS, clean, errors)
+    _text(data, "message", MAX_MESSAGE_CHARS, clean, errors)
+    if errors:
+        raise ApiError(400, "validation_error", "The finish report is not valid.", errors)
+    return clean
+
+
+def _choice(data, name, choices, clean, errors) -> None:
+    value = data.get(name)
+    if value is None:
+        return
+    if not isinstance(value, str) or value not in choices:
+        errors[name] = "Must be one of: " + ", ".join(f'"{choice}"' for choice in choices) + "."
+    else:
+        clean[name] = value
+
+
+def _text(data, name, max_chars, clean, errors, allow_empty=True) -> None:
+    value = data.get(name)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        errors[name] = "Must be a string."
+    elif len(value) > max_chars or (not allow_empty and not value):
+        errors[name] = f"Must be {'1–' if not allow_empty else 'at most '}{max_chars} characters."
+    else:
+        clean[name] = value
+
+
+def _whole_number(data, name, low, high, clean, errors) -> None:
+    value = data.get(name)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors[name] = "Must be a whole number."
+    elif not low <= value <= high:
+        errors[name] = f"Must be between {low} and {high}."
+    else:
+        clean[name] = value
+
+
+def _metadata(data, clean, errors) -> None:
+    value = data.get("metadata")
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        errors["metadata"] = "Must be a JSON object."
+        return
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except ValueError:
+        errors["metadata"] = "Must be plain JSON (no NaN or Infinity)."
+        return
+    if size > MAX_METADATA_BYTES:
+        errors["metadata"] = f"Must be at most {MAX_METADATA_BYTES} bytes as JSON (it is {size})."
+    else:
+        clean["metadata"] = value
+
+
+def _deadline_at(data, clean, errors) -> None:
+    value = data.get("deadline_at")
+    if value is None:
+        return
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        errors["deadline_at"] = "Must be an ISO 8601 time with a zone, for example \"2026-11-24T09:00:00Z\"."
+        return
+    now = utcnow()
+    if moment <= now:
+        errors["deadline_at"] = "Must be in the future."
+    elif moment > now + timedelta(seconds=MAX_DEADLINE_SECONDS):
+        errors["deadline_at"] = "Must be at most 7 days from now."
+    else:
+        clean["deadline_at"] = moment

@@ -1,0 +1,94 @@
+"""Queries behind the Jobs pages and `GET /api/v1/jobs`.
+
+Callers pass jobs they already loaded through the workspace scope; these functions only read
+rows of those jobs. Costs follow the page size, not the history: the run strip reads at most
+`per_job` runs per job through the (job_id, started_at) index, in one statement per page.
+"""
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Alert, Job, Run
+
+STRIP_LENGTH = 20
+
+
+def run_state(run: Run) -> str:
+    """What a person calls the run's state: succeeded, failed, running or timed out (still running)."""
+    if run.status == "running" and run.timed_out_at is not None:
+        return "timed out"
+    return run.status
+
+
+@dataclass
+class JobSummary:
+    """One row of the Jobs page."""
+
+    job: Job
+    recent: list[Run] = field(default_factory=list)  # oldest first, at most STRIP_LENGTH
+
+    @property
+    def last_run(self) -> Run | None:
+        return self.recent[-1] if self.recent else None
+
+    @property
+    def open_runs(self) -> list[Run]:
+        """Runs among the recent ones that have not reported an outcome, newest first."""
+        return [run for run in reversed(self.recent) if run.status == "running"]
+
+    @property
+    def success_rate(self) -> int | None:
+        """Percentage of succeeded runs among the recent finished ones (None when none finished)."""
+        finished = [run for run in self.recent if run.status in ("succeeded", "failed")]
+        if not finished:
+            return None
+        return round(100 * sum(run.status == "succeeded" for run in finished) / len(finished))
+
+
+def summaries(jobs: list[Job], per_job: int = STRIP_LENGTH) -> list[JobSummary]:
+    """The Jobs page rows for one page of jobs, with their recent runs, in one query."""
+    recent = recent_runs([job.id for job in jobs], per_job)
+    return [JobSummary(job, recent.get(job.id, [])) for job in jobs]
+
+
+def recent_runs(job_ids: list[int], per_job: int = STRIP_LENGTH) -> dict[int, list[Run]]:
+    """The last `per_job` runs of each job (oldest first), as one UNION ALL of per-job index scans.
+
+    A window function (row_number over each job) would rank every run a job ever had; a
+    LIMIT per job reads only the rows shown, however long the history grows.
+    """
+    if not job_ids:
+        return {}
+    branches = [
+        sa.select(Run.id).where(Run.job_id == job_id)
+        .order_by(Run.started_at.desc(), Run.id.desc()).limit(per_job).subquery()
+        for job_id in job_ids
+    ]
+    wanted = sa.union_all(*[sa.select(branch.c.id) for branch in branches]).subquery()
+    runs = db.session.scalars(
+        sa.select(Run).where(Run.id.in_(sa.select(wanted.c.id))).order_by(Run.started_at, Run.id)
+    ).all()
+    grouped: dict[int, list[Run]] = {}
+    for run in runs:
+        grouped.setdefault(run.job_id, []).append(run)
+    return grouped
+
+
+def last_run_statuses(job_ids: list[int]) -> dict[int, str]:
+    """Each job's latest run state (by start time), for the API's job list."""
+    return {job_id: run_state(runs[-1]) for job_id, runs in recent_runs(job_ids, 1).items()}
+
+
+def runs_of(job: Job) -> sa.Select:
+    """A job's runs, newest first (for `db.paginate`)."""
+    return (sa.select(Run).where(Run.job_id == job.id, Run.workspace_id == job.workspace_id)
+            .order_by(Run.started_at.desc(), Run.id.desc()))
+
+
+def alerts_of(job: Job, limit: int = 20) -> list[Alert]:
+    """The newest alerts a job raised."""
+    return list(db.session.scalars(
+        sa.select(Alert).where(Alert.job_id == job.id, Alert.workspace_id == job.workspace_id)
+        .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)
+    ))

@@ -1,0 +1,165 @@
+"""Which rules a finished or timed-out run triggers: alerts and their pending deliveries.
+
+Everything is written in the caller's transaction (flush, never commit), so the run update,
+its alerts and their deliveries become visible together and sending starts after that commit.
+Only rules of the run's own workspace are read, and only that workspace's endpoints get
+deliveries: one tenant's runs can never reach another tenant's receivers.
+"""
+import fnmatch
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Alert, Delivery, Rule, Run
+from webapp.timeutil import isoformat, utcnow
+
+DEFAULT_CONSECUTIVE_COUNT = 3
+
+
+def on_run_finished(run: Run) -> list[int]:
+    """Alerts for a run that just finished (also a late finish after a timeout); new delivery ids."""
+    outcome_event = {"failed": "run_failed", "succeeded": "run_succeeded"}.get(run.status)
+    if outcome_event is None:
+        return []
+    return _raise_alerts(run, (outcome_event, "run_slow", "consecutive_failures"))
+
+
+def on_run_timed_out(run: Run) -> list[int]:
+    """Alerts for a run the deadline sweep just marked as timed out; new delivery ids."""
+    return _raise_alerts(run, ("run_timed_out",))
+
+
+def describe(rule: Rule, run: Run) -> str | None:
+    """The alert message in words when `rule` fires for `run`, else None.
+
+    - run_failed / run_succeeded: the run's outcome.
+    - run_timed_out: only called for a run whose deadline passed (`timed_out_at` is set).
+    - run_slow: fires when the run took strictly longer than the threshold
+      (`duration_ms > threshold_seconds * 1000`): a run of exactly 60 s is not slower than 60 s.
+      Any finished run counts, failed or succeeded.
+    - consecutive_failures: fires when the job's unbroken streak of failures (finished runs,
+      newest first) is exactly N, so once per streak; a success starts a new streak.
+    """
+    slug = run.job.slug
+    took = format_duration(run.duration_ms)
+    if rule.event == "run_failed" and run.status == "failed":
+        return f"{slug} failed" + (f" after {took}" if took else "") + _detail(run)
+    if rule.event == "run_succeeded" and run.status == "succeeded":
+        return f"{slug} succeeded" + (f" in {took}" if took else "")
+    if rule.event == "run_timed_out" and run.timed_out_at is not None:
+        return (f"{slug} passed its deadline of {isoformat(run.deadline_at) or 'unknown'} "
+                f"(started {isoformat(run.started_at)})")
+    if rule.event == "run_slow" and rule.threshold_seconds and run.duration_ms is not None \
+            and run.duration_ms > rule.threshold_seconds * 1000:
+        if round(run.duration_ms / 1000) <= rule.threshold_seconds:
+            took = f"{run.duration_ms / 1000:g} s"  # just over: "60.001 s", not a puzzling "60 s"
+        return f"{slug} took {took}, slower than the {rule.threshold_seconds} s threshold"
+    if rule.event == "consecutive_failures" and run.status == "failed":
+        count = rule.consecutive_count or DEFAULT_CONSECUTIVE_COUNT
+        if failure_streak(run.job_id, count + 1) == count:
+            return f"{slug} failed {count} times in a row" + _detail(run)
+    return None
+
+
+def failure_streak(job_id: int, look_back: int) -> int:
+    """How many of the job's most recent finished runs failed in a row (counted up to `look_back`)."""
+    statuses = db.session.scalars(
+        sa.select(Run.status)
+        .where(Run.job_id == job_id, Run.status.in_(("succeeded", "failed")))
+        .order_by(Run.finished_at.desc(), Run.id.desc())
+        .limit(look_back)
+    )
+    streak = 0
+    for status in statuses:
+        if status != "failed":
+            break
+        streak += 1
+    return streak
+
+
+def format_duration(duration_ms: int | None) -> str | None:
+    """"850 ms", "42 s", "12 min 5 s", "3 h 20 min" — what a person reads in an alert."""
+    if duration_ms is None:
+        return None
+    if duration_ms < 1000:
+        return f"{duration_ms} ms"
+    seconds = round(duration_ms / 1000)
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 120:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def _raise_alerts(run: Run, events: tuple[str, ...]) -> list[int]:
+    rules = db.session.scalars(
+        sa.select(Rule)
+        .where(Rule.workspace_id == run.workspace_id, Rule.is_active.is_(True), Rule.event.in_(events))
+        .order_by(Rule.id)
+    ).all()
+    now = utcnow()
+    delivery_ids: list[int] = []
+    for rule in rules:
+        if rule.job_filter is not None and not fnmatch.fnmatchcase(run.job.slug, rule.job_filter):
+            continue
+        message = describe(rule, run)
+        if message is None:
+            continue
+        delivery_ids += _raise(rule, run, message, now)
+    return delivery_ids
+
+
+def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
+    """One alert and one pending delivery per live endpoint — or, within the cooldown, a repeat."""
+    recent = _alert_within_cooldown(rule, run.job_id, now)
+    if recent is not None:
+        recent.repeat_count = Alert.repeat_count + 1  # in SQL: concurrent repeats are all counted
+        recent.last_seen_at = now
+        db.session.flush()
+        return []
+    alert = Alert(workspace_id=run.workspace_id, rule_id=rule.id, job_id=run.job_id, run_id=run.id,
+                  type=rule.event, severity=rule.severity, message=message[:2000],
+                  alert_metadata=_summary(rule, run), repeat_count=1, last_seen_at=now, created_at=now)
+    db.session.add(alert)
+    db.session.flush()
+    deliveries = [
+        Delivery(workspace_id=run.workspace_id, alert_id=alert.id, endpoint_id=endpoint.id, rule_id=rule.id,
+                 max_attempts=rule.max_attempts, status="pending", next_attempt_at=now, created_at=now)
+        for endpoint in rule.endpoints
+        if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == run.workspace_id
+    ]
+    db.session.add_all(deliveries)
+    db.session.flush()
+    return [delivery.id for delivery in deliveries]
+
+
+def _alert_within_cooldown(rule: Rule, job_id: int, now) -> Alert | None:
+    if not rule.cooldown_seconds or rule.cooldown_seconds <= 0:
+        return None
+    return db.session.scalar(
+        sa.select(Alert)
+        .where(Alert.rule_id == rule.id, Alert.job_id == job_id,
+               Alert.created_at >= now - timedelta(seconds=rule.cooldown_seconds))
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(1)
+    )
+
+
+def _detail(run: Run) -> str:
+    return f": {run.message}" if run.message else ""
+
+
+def _summary(rule: Rule, run: Run) -> dict:
+    """What the alert keeps about its cause (IDs and summaries; the run's metadata stays on the run)."""
+    return {
+        "rule": {"id": rule.id, "name": rule.name, "event": rule.event,
+                 "threshold_seconds": rule.threshold_seconds, "consecutive_count": rule.consecutive_count},
+        "job": {"id": run.job.id, "slug": run.job.slug, "name": run.job.name},
+        "run": {"id": run.id, "external_id": run.external_id, "status": run.status,
+                "started_at": isoformat(run.started_at), "finished_at": isoformat(run.finished_at),
+                "deadline_at": isoformat(run.deadline_at), "timed_out_at": isoformat(run.timed_out_at),
+                "duration_ms": run.duration_ms},
+    }

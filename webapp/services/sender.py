@@ -1,0 +1,140 @@
+"""One signed HTTP attempt of a delivery, recorded as a `DeliveryAttempt`.
+
+The delivery engine (services/delivery.py) decides whether to send and what the outcome
+means for the delivery's status; this module only builds the request, sends it through
+`outbound.post` and writes down what happened. It flushes and never commits.
+"""
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from webapp import __version__
+from webapp.extensions import db
+from webapp.models import Delivery, DeliveryAttempt, Endpoint, Workspace
+from webapp.services import crypto, outbound, payloads, signing
+from webapp.services.outbound import OutboundResult
+from webapp.timeutil import utcnow
+
+PREVIOUS_SECRET_GRACE = timedelta(hours=24)
+SIGNATURE_HEADER = "webhook-signature"
+MASKED_SIGNATURE = "v1,••••"
+# Names Tocsin sets itself (or that belong to the HTTP layer): a custom header never replaces them.
+OWN_HEADERS = ("webhook-id", "webhook-timestamp", SIGNATURE_HEADER, "content-type", "user-agent",
+               "x-tocsin-event", "host", "content-length", "transfer-encoding", "connection")
+
+
+@dataclass
+class AttemptResult(OutboundResult):
+    """The `OutboundResult` of the attempt (signatures masked in `request_headers`) plus the
+    id of the `DeliveryAttempt` row written.
+    Extra outcomes: `template` (the body could not be rendered) and `skipped` (the request
+    could not be built: the alert is gone or a stored secret cannot be decrypted)."""
+
+    attempt_id: int | None = None
+
+
+class _NotSent(Exception):
+    def __init__(self, outcome: str, error: str):
+        super().__init__(error)
+        self.outcome, self.error = outcome, error
+
+
+def signing_secrets(endpoint: Endpoint) -> list[str]:
+    """The current secret, then the previous one during the 24 hours after a rotation."""
+    secrets = [crypto.decrypt(endpoint.secret_encrypted)]
+    rotated_at = endpoint.secret_rotated_at
+    if endpoint.previous_secret_encrypted and rotated_at and utcnow() - rotated_at < PREVIOUS_SECRET_GRACE:
+        secrets.append(crypto.decrypt(endpoint.previous_secret_encrypted))
+    return secrets
+
+
+def custom_headers(endpoint: Endpoint) -> dict[str, str]:
+    """The endpoint's own headers in clear, minus any name Tocsin sets itself."""
+    headers = {}
+    for name, token in (endpoint.headers_encrypted or {}).items():
+        if name.lower() not in OWN_HEADERS:
+            headers[name] = crypto.decrypt(token)
+    return headers
+
+
+def masked(headers: dict) -> dict:
+    """Headers for the record: every signature replaced by `v1,••••`."""
+    shown = {}
+    for name, value in headers.items():
+        if name.lower() == SIGNATURE_HEADER:
+            value = " ".join(MASKED_SIGNATURE for _ in str(value).split())
+        shown[name] = value
+    return shown
+
+
+def _body(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes, str, str]:
+    """(body, content type, x-tocsin-event) for this delivery in the endpoint's format."""
+    if delivery.is_test:
+        workspace = db.session.get(Workspace, delivery.workspace_id)
+        context, event_type, event = payloads.sample_context(workspace, endpoint), "alert.test", "alert.test"
+        run_metadata = payloads.SAMPLE_RUN_METADATA
+    elif delivery.alert is None:
+        raise _NotSent("skipped", "the alert of this delivery no longer exists")
+    else:
+        alert = delivery.alert
+        context, event_type, event = payloads.alert_context(alert, delivery), "alert.fired", alert.type
+        run_metadata = alert.run.run_metadata if alert.run is not None else None
+    try:
+        body, content_type = payloads.render(endpoint, event_type, context, run_metadata=run_metadata)
+    except payloads.PayloadError as error:
+        raise _NotSent("template", str(error)) from error
+    return body, content_type, event
+
+
+def _request(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes, dict]:
+    body, content_type, event = _body(delivery, endpoint)
+    timestamp = int(time.time())
+    try:
+        headers = custom_headers(endpoint)
+        signature = signing.signature_header(signing_secrets(endpoint), delivery.message_id, timestamp, body)
+    except crypto.DecryptionError as error:
+        raise _NotSent("skipped", str(error)) from error
+    headers.update({
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+        SIGNATURE_HEADER: signature,
+        "content-type": content_type,
+        "user-agent": f"Tocsin/{__version__}",
+        "x-tocsin-event": event,
+    })
+    return body, headers
+
+
+def send_once(delivery: Delivery) -> AttemptResult:
+    """Send one attempt now, whatever the endpoint's state (the engine decides that), and
+    record it: a `DeliveryAttempt` row plus the delivery's attempt count and last result."""
+    endpoint = delivery.endpoint or db.session.get(Endpoint, delivery.endpoint_id)
+    started_at, started = utcnow(), time.monotonic()
+    body = None
+    try:
+        body, headers = _request(delivery, endpoint)
+        result = outbound.post(endpoint.url, body, headers, float(endpoint.timeout_seconds or 10))
+    except _NotSent as not_sent:
+        result = OutboundResult(status=None, duration_ms=int(round((time.monotonic() - started) * 1000)),
+                                response_excerpt=None, error=not_sent.error, outcome=not_sent.outcome)
+    attempt = DeliveryAttempt(
+        workspace_id=delivery.workspace_id,
+        delivery_id=delivery.id,
+        number=delivery.attempt_count + 1,
+        started_at=started_at,
+        duration_ms=result.duration_ms,
+        http_status=result.status,
+        outcome=result.outcome,
+        request_headers=masked(result.request_headers) if result.request_headers else None,
+        request_body=body.decode("utf-8", errors="replace") if body is not None else None,
+        response_excerpt=(result.response_excerpt or "")[:1024] or None,
+        error=result.error[:1000] if result.error else None,
+    )
+    db.session.add(attempt)
+    delivery.attempt_count = attempt.number
+    delivery.last_http_status = result.status
+    delivery.last_error = attempt.error
+    delivery.last_duration_ms = result.duration_ms
+    db.session.flush()
+    return AttemptResult(**{**asdict(result), "request_headers": attempt.request_headers or {}},
+                         attempt_id=attempt.id)
