@@ -1,17 +1,29 @@
 """gunicorn settings for Tocsin: `gunicorn -c gunicorn.conf.py wsgi:app` (after `flask --app wsgi db upgrade`).
 
 Environment: PORT (8000), GUNICORN_WORKERS (2), GUNICORN_THREADS (4), SECRET_KEY (required),
-TOCSIN_SCHEDULER (on = each worker also runs the scheduler). Command-line flags such as
-`--bind 0.0.0.0:8000` override these.
+TOCSIN_SCHEDULER (on = each worker also runs the scheduler), PROMETHEUS_MULTIPROC_DIR (where
+workers keep their metric samples; a fresh temporary directory when unset). Command-line flags
+such as `--bind 0.0.0.0:8000` override these.
+
+Stopping (SIGTERM to the master): each worker stops claiming at once, finishes its HTTP
+requests, then lets delivery attempts under way finish (each bounded by its endpoint timeout,
+within graceful_timeout) and gives claimed-but-unstarted deliveries back as `pending`. A worker
+killed after graceful_timeout leaves its rows to their lease, and another process takes them.
 """
 import os
+import shutil
+import signal
 import sys
+import tempfile
 
 bind = f"127.0.0.1:{os.environ.get('PORT') or '8000'}"
 workers = int(os.environ.get("GUNICORN_WORKERS") or 2)
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 accesslog = "-"
 graceful_timeout = 30
+# gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl: several servers on one host
+# (hosts sharing a home directory, the benchmark, the tests) would fight over that one path.
+control_socket_disable = True
 
 
 def on_starting(server):
@@ -21,6 +33,42 @@ def on_starting(server):
                          "before starting gunicorn.\n")
         sys.stderr.flush()
         raise SystemExit(1)
+    _prepare_metrics_dir()
+
+
+METRICS_DIR_PREFIX = "tocsin-prometheus-"
+
+
+def _prepare_metrics_dir() -> None:
+    """prometheus_client picks multi-process mode when it is imported, so the directory is set
+    here, in the master, before any worker imports the app (this is why `--preload` is not
+    used). Samples from an earlier run are removed: they would be counted again."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
+        return
+    os.makedirs(directory, exist_ok=True)
+    if os.environ.get("GUNICORN_PID"):
+        return  # a USR2 re-exec: the old master's workers still write here
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+
+
+def on_exit(server):
+    """Remove the metrics directory if on_starting made it (a USR2 re-exec makes its own)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.path.basename(directory).startswith(METRICS_DIR_PREFIX) \
+            and os.path.dirname(directory) == tempfile.gettempdir():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges must not be reported any more (counters stay summed)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):
@@ -30,12 +78,36 @@ def post_worker_init(worker):
         from webapp.scheduler import start_scheduler
 
         start_scheduler(app)
+    _stop_claiming_on(signal.SIGTERM)
+
+
+def _stop_claiming_on(signum) -> None:
+    """gunicorn has no hook for a worker's SIGTERM, and worker_exit runs only once its HTTP
+    requests are done: stop claiming deliveries the moment the signal arrives instead."""
+    from webapp.services import dispatch  # imported now, never inside the handler
+
+    gunicorn_handler = signal.getsignal(signum)
+
+    def stop_claiming(received, frame):
+        dispatch.begin_stop()  # only sets a flag: safe in a signal handler
+        gunicorn_handler(received, frame)
+
+    signal.signal(signum, stop_claiming)
+    signal.siginterrupt(signum, False)  # as gunicorn does: let system calls in requests finish
+
+
+def worker_int(worker):
+    """SIGINT / SIGQUIT (quick stop): claim nothing more; worker_exit, which follows, stops the rest."""
+    from webapp.services import dispatch
+
+    dispatch.begin_stop()
 
 
 def worker_exit(server, worker):
-    """Stop this worker's scheduler without waiting for a running job (its leases expire)."""
+    """After the worker's last request: stop the scheduler, let attempts under way finish (bounded
+    by their timeouts, within graceful_timeout) and give unstarted claims back as `pending`."""
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         from webapp.scheduler import stop_scheduler
 
-        stop_scheduler(app, wait=False)
+        stop_scheduler(app, wait=True)

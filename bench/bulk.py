@@ -34,11 +34,15 @@ class Sql:
         return (f"WITH RECURSIVE series(x) AS (SELECT {start} UNION ALL SELECT x + 1 FROM series WHERE x < {stop}) "
                 f"{insert_head} SELECT {select_list} FROM series")
 
+    def execute(self, connection: sa.Connection, statement: str) -> None:
+        """Run literal SQL; psycopg reads `%` as a placeholder, so it is doubled there."""
+        connection.exec_driver_sql(statement.replace("%", "%%") if self.postgresql else statement)
+
     def run_chunks(self, insert_head: str, select_list: str, total: int) -> None:
         for start in range(1, total + 1, CHUNK):
             stop = min(total, start + CHUNK - 1)
             with self.engine.begin() as connection:
-                connection.exec_driver_sql(self.series_insert(insert_head, select_list, start, stop))
+                self.execute(connection, self.series_insert(insert_head, select_list, start, stop))
 
     def analyze(self, *tables: str) -> None:
         """PostgreSQL only: the statistics and visibility map autovacuum keeps in a live database.
@@ -75,10 +79,10 @@ def due_deliveries(engine: sa.Engine, now: datetime, *, workspace_id: int, rule_
     sql.run_chunks(RUN_COLUMNS, f"{workspace_id}, {job_id}, 'tp-' || x, 'failed', {sql.at('-60')}, NULL, {when}, "
                                 f"NULL, 59000, 'exit code 1', NULL, {when}", count)
     with engine.begin() as connection:
-        connection.exec_driver_sql(
+        sql.execute(connection,
             f"{ALERT_COLUMNS} SELECT workspace_id, {rule_id}, job_id, id, 'run_failed', 'critical', "
             f"'throughput-job failed after 59 s: exit code 1', NULL, 1, {when}, {when} FROM run WHERE job_id = {job_id}")
-        connection.exec_driver_sql(
+        sql.execute(connection,
             f"{DELIVERY_COLUMNS} SELECT workspace_id, 'msg_tp' || id, id, {first_endpoint} + id % {len(endpoint_ids)}, "
             f"{rule_id}, FALSE, 'pending', 0, 8, {when}, NULL, NULL, NULL, NULL, {when}, {when}, NULL "
             f"FROM alert WHERE job_id = {job_id}")

@@ -75,8 +75,10 @@ class Seed:
     workspace_id: int
     user_id: int
     api_key: str
-    latency_endpoint_id: int
-    delivery_endpoint_ids: list[int]
+    latency_jobs: int
+    throughput_endpoint_ids: list[int]
+    throughput_rule_id: int
+    throughput_job_id: int
     history_endpoint_ids: list[int] = field(default_factory=list)
     history_rule_id: int | None = None
     history_job_id: int | None = None
@@ -93,11 +95,26 @@ def _endpoint(workspace_id: int, user_id: int, name: str, url: str):
                     secret_encrypted=crypto.encrypt(signing.generate_secret()))
 
 
-def seed(app, receiver_port: int, delivery_endpoints: int) -> Seed:
-    """A user with an API key; one endpoint with a `run_failed` rule (cooldown 0, so every
-    failed run raises its own alert); `delivery_endpoints` more endpoints for the throughput run."""
-    from webapp.extensions import db
+def _rule(workspace_id: int, user_id: int, name: str, job_filter: str, endpoints: list, *, active: bool = True):
     from webapp.models import Rule
+
+    return Rule(workspace_id=workspace_id, name=name, event="run_failed", job_filter=job_filter,
+                severity="critical", max_attempts=8, cooldown_seconds=0, is_active=active,
+                created_by_id=user_id, endpoints=endpoints)
+
+
+def latency_job(number: int) -> str:
+    return f"latency-{number:02d}"
+
+
+def seed(app, receiver_port: int, latency_jobs: int, throughput_endpoints: int) -> Seed:
+    """A user with an API key. For the latency run, `latency_jobs` jobs each with its own
+    `run_failed` rule (cooldown 0: every failed run raises an alert) and endpoint, so each
+    endpoint stays far below its per-endpoint rate limit. For the throughput run,
+    `throughput_endpoints` endpoints under one inactive rule (the bulk-inserted deliveries
+    name it; being inactive, it never matches the ingestion run's reports)."""
+    from webapp.extensions import db
+    from webapp.models import Job
     from webapp.services import accounts
 
     with app.app_context():
@@ -105,16 +122,19 @@ def seed(app, receiver_port: int, delivery_endpoints: int) -> Seed:
         workspace_id, user_id = user.workspace_id, user.id
         _, api_key = accounts.create_api_key(workspace_id=workspace_id, user_id=user_id, name="benchmark")
         receiver = f"http://127.0.0.1:{receiver_port}"
-        latency = _endpoint(workspace_id, user_id, "latency receiver", f"{receiver}/latency")
-        others = [_endpoint(workspace_id, user_id, f"throughput receiver {number:03d}", f"{receiver}/tp/{number}")
-                  for number in range(delivery_endpoints)]
-        db.session.add_all([latency, *others])
-        db.session.flush()
-        db.session.add(Rule(workspace_id=workspace_id, name="every failed run", event="run_failed", job_filter=None,
-                            severity="critical", max_attempts=8, cooldown_seconds=0, is_active=True,
-                            created_by_id=user_id, endpoints=[latency]))
+        for number in range(latency_jobs):
+            endpoint = _endpoint(workspace_id, user_id, f"latency receiver {number:02d}", f"{receiver}/latency/{number}")
+            db.session.add(_rule(workspace_id, user_id, f"{latency_job(number)} failed", latency_job(number),
+                                 [endpoint]))
+        throughput = [_endpoint(workspace_id, user_id, f"throughput receiver {number:03d}", f"{receiver}/tp/{number}")
+                      for number in range(throughput_endpoints)]
+        throughput_rule = _rule(workspace_id, user_id, "throughput (inactive)", "throughput-*", throughput,
+                                active=False)
+        throughput_job = Job(workspace_id=workspace_id, slug="throughput-job", name="throughput-job")
+        db.session.add_all([throughput_rule, throughput_job])
         db.session.commit()
-        result = Seed(workspace_id, user_id, api_key, latency.id, [endpoint.id for endpoint in others])
+        result = Seed(workspace_id, user_id, api_key, latency_jobs, [endpoint.id for endpoint in throughput],
+                      throughput_rule.id, throughput_job.id)
         db.session.remove()
     return result
 
@@ -123,7 +143,7 @@ def seed_bulk_owners(app, seed_rows: Seed, receiver_port: int, history_endpoints
     """The rows the million-row tables hang off: endpoints and an inactive rule for the delivery
     history, and a second workspace without rules whose runs the deadline sweep reads."""
     from webapp.extensions import db
-    from webapp.models import Job, Rule, Workspace
+    from webapp.models import Job, Workspace
 
     with app.app_context():
         workspace_id, user_id = seed_rows.workspace_id, seed_rows.user_id
@@ -133,9 +153,7 @@ def seed_bulk_owners(app, seed_rows: Seed, receiver_port: int, history_endpoints
         job = Job(workspace_id=workspace_id, slug="history-job", name="history-job")
         db.session.add_all([*endpoints, job])
         db.session.flush()
-        rule = Rule(workspace_id=workspace_id, name="history rule (inactive)", event="run_failed",
-                    job_filter="history-*", severity="warning", max_attempts=8, cooldown_seconds=0,
-                    is_active=False, created_by_id=user_id, endpoints=endpoints)
+        rule = _rule(workspace_id, user_id, "history (inactive)", "history-*", endpoints, active=False)
         sweep_workspace = Workspace(name="sweep benchmark (no rules)")
         db.session.add_all([rule, sweep_workspace])
         db.session.flush()

@@ -99,24 +99,31 @@ def ingest(port: int, api_key: str, clients: int, seconds: float) -> LoadResult:
     return LoadResult(sum(c for c, _, _ in collected), sum(e for _, e, _ in collected), seconds, first_error)
 
 
-def report_failed_runs(port: int, api_key: str, count: int, per_second: float) -> LoadResult:
-    """`count` failed one-shot runs at a steady pace (one connection): each should raise one alert."""
+def report_failed_runs(port: int, api_key: str, count: int, per_second: float, jobs: int
+                       ) -> tuple[LoadResult, dict[str, float]]:
+    """`count` failed one-shot runs at a steady pace (one connection), spread over `jobs` jobs
+    (`latency-00`, …): each should raise one alert. Also returns when each request started
+    (unix time, keyed by the run's external id) for matching with the receiver's arrivals."""
     client = ApiClient(port, api_key)
     completed = errors = 0
     first_error = None
+    started_at: dict[str, float] = {}
     started = time.perf_counter()
     try:
         for number in range(count):
             pause = started + number / per_second - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
-            status, body = client.post_run({"job": f"latency-{number % 10}", "external_id": f"lat-{number}",
+            external_id = f"lat-{number}"
+            started_at[external_id] = time.time()
+            status, body = client.post_run({"job": f"latency-{number % jobs:02d}", "external_id": external_id,
                                             "status": "failed", "duration_ms": 4200, "message": "exit code 3"})
             if status == 201:
                 completed += 1
             else:
                 errors += 1
+                started_at.pop(external_id)
                 first_error = first_error or f"HTTP {status}: {body[:200]!r}"
     finally:
         client.close()
-    return LoadResult(completed, errors, time.perf_counter() - started, first_error)
+    return LoadResult(completed, errors, time.perf_counter() - started, first_error), started_at

@@ -2,7 +2,11 @@
 so it never shares a GIL with the load generator or the server.
 
 Run as `python -m bench.receiver`; it binds 127.0.0.1 on a free port and prints
-`PORT <n>` on its first line of output. `GET /stats` answers `{"posts": <count>}`.
+`PORT <n>` on its first line of output. It counts POSTs per first path segment (`/tp/7` counts
+under `tp`) with the first and last arrival times, and for `/latency/…` keeps when the first
+attempt for each run arrived (keyed by the payload's `data.run.external_id`).
+`GET /stats` answers `{"posts": n, "buckets": {name: {"count", "first", "last"}}}`;
+`GET /latency` answers `{external_id: arrival unix time}`.
 
 TCP_NODELAY on every accepted socket and a Content-Length on every answer (DESIGN.md,
 "Measuring on loopback"): without them Nagle and delayed ACKs add ~40 ms per request.
@@ -12,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 OK_BODY = b'{"ok":true}'
@@ -25,7 +30,27 @@ class ReceiverServer(ThreadingHTTPServer):
     def __init__(self, address):
         super().__init__(address, ReceiverHandler)
         self.posts = 0
+        self.buckets: dict[str, dict] = {}
+        self.latency_arrivals: dict[str, float] = {}
         self.lock = threading.Lock()
+
+    def record(self, path: str, body: bytes, arrived: float) -> None:
+        bucket_name = path.strip("/").split("/", 1)[0] or "root"
+        external_id = _run_external_id(body) if bucket_name == "latency" else None
+        with self.lock:
+            self.posts += 1
+            bucket = self.buckets.setdefault(bucket_name, {"count": 0, "first": arrived, "last": arrived})
+            bucket["count"] += 1
+            bucket["last"] = max(bucket["last"], arrived)
+            if external_id is not None:
+                self.latency_arrivals.setdefault(external_id, arrived)
+
+
+def _run_external_id(body: bytes) -> str | None:
+    try:
+        return json.loads(body)["data"]["run"]["external_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
     def get_request(self):
         connection, address = super().get_request()
@@ -37,16 +62,18 @@ class ReceiverHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a sender may reuse its connection
 
     def do_POST(self):
+        arrived = time.time()  # when the request line and headers were read
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        with self.server.lock:
-            self.server.posts += 1
+        body = self.rfile.read(length) if length else b""
+        self.server.record(self.path, body, arrived)
         self._answer(OK_BODY)
 
     def do_GET(self):
         with self.server.lock:
-            body = json.dumps({"posts": self.server.posts}).encode()
+            if self.path == "/latency":
+                body = json.dumps(self.server.latency_arrivals).encode()
+            else:
+                body = json.dumps({"posts": self.server.posts, "buckets": self.server.buckets}).encode()
         self._answer(body)
 
     def _answer(self, body: bytes) -> None:

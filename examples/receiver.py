@@ -51,7 +51,7 @@ def tocsin_alert():
     body = request.get_data()  # the exact bytes that were signed: verify before parsing
     try:
         payload = webhook.verify(body, dict(request.headers))
-    except WebhookVerificationError as error:
+    except (WebhookVerificationError, ValueError) as error:  # ValueError: a malformed signature header
         app.logger.warning("refused a request: %s", error)
         abort(401)
     if not seen.first_time(request.headers["webhook-id"]):

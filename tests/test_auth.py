@@ -188,3 +188,25 @@ def test_login_and_signup_pages_label_every_input(client):
         html = client.get(path).get_data(as_text=True)
         for field in ("email", "password"):
             assert f'<label for="{field}">' in html
+
+
+PUBLIC_ENDPOINTS = {"dashboard.index", "auth.login", "auth.signup", "dashboard.healthz", "dashboard.metrics", "static"}
+
+
+def test_every_route_outside_the_api_and_the_public_pages_needs_login(app, client):
+    """Found from the URL map, so a page added later cannot forget its @login_required."""
+    adapter = app.url_map.bind("tocsin.test")
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC_ENDPOINTS or rule.rule.startswith("/api/"):
+            continue
+        path = adapter.build(rule.endpoint, {argument: "disable" if argument == "action" else 1
+                                             for argument in rule.arguments})
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            response = client.open(path, method=method)
+            checked.append((method, path, response.status_code, response.headers.get("Location", "")))
+
+    assert len(checked) >= len(DASHBOARD_PAGES)
+    refused = [(method, path) for method, path, status, location in checked
+               if status != 302 or not location.startswith("/login?next=")]
+    assert refused == []

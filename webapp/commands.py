@@ -1,4 +1,6 @@
 """`flask --app wsgi tocsin …`: provisioning, the development server and the scheduler worker."""
+import sys
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -15,7 +17,7 @@ tocsin_cli = AppGroup("tocsin", help="Tocsin administration.")
 def create_user(email: str, password_stdin: bool):
     """Create a user with their own workspace (audited as user.create)."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:

@@ -88,6 +88,7 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_ENDPOINT_CONCURRENCY": _int("TOCSIN_ENDPOINT_CONCURRENCY", 4),
         "TOCSIN_ENDPOINT_RATE": _float("TOCSIN_ENDPOINT_RATE", 10.0),
         "TOCSIN_DISABLE_AFTER_HOURS": _float("TOCSIN_DISABLE_AFTER_HOURS", 72.0),
+        "TOCSIN_LEASE_MARGIN": _float("TOCSIN_LEASE_MARGIN", 15.0),
         "TOCSIN_METRICS_TOKEN": os.environ.get("TOCSIN_METRICS_TOKEN", ""),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,

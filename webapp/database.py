@@ -12,10 +12,21 @@ def _set_sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+def _begin_before_sqlite_savepoint(connection, _name):
+    """pysqlite opens no transaction for SAVEPOINT, so SQLite starts one that RELEASE commits
+    (the run was committed apart from its alerts) and a later write after a read in it fails at
+    once with "database is locked" when another process committed meanwhile. Opening the
+    transaction first, with the write lock (waiting up to busy_timeout), avoids both."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
 def configure_engine(engine: Engine) -> None:
     """Apply per-dialect settings once per engine."""
     if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "connect", _set_sqlite_pragmas):
         sa.event.listen(engine, "connect", _set_sqlite_pragmas)
+        sa.event.listen(engine, "savepoint", _begin_before_sqlite_savepoint)
 
 
 def is_postgresql(engine: Engine) -> bool:

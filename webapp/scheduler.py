@@ -35,15 +35,17 @@ def heartbeat(app: Flask) -> None:
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
+    # APScheduler logs every run at INFO (every 2 s): keep its warnings and errors only.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     config = app.config
     scheduler.add_job(_in_app_context(app, heartbeat), "interval", seconds=config["TOCSIN_HEARTBEAT_INTERVAL"],
-                      id="heartbeat", next_run_time=_now())
+                      id="heartbeat", name="heartbeat", next_run_time=_now())
     for job_id, interval_key in _engine_jobs():
         function = _engine_job_function(job_id)
         if function is not None:
             scheduler.add_job(_in_app_context(app, function), "interval", seconds=config[interval_key],
-                              id=job_id, next_run_time=_now())
+                              id=job_id, name=job_id, next_run_time=_now())
     return scheduler
 
 
@@ -74,17 +76,23 @@ def start_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def stop_scheduler(app: Flask, wait: bool = True) -> None:
-    """Graceful stop: claim nothing more, let running jobs and attempts finish (when `wait`),
-    and give claimed-but-unstarted deliveries back as `pending` for another process."""
+    """Graceful stop, in order: claim nothing more, then let attempts under way finish (when
+    `wait`, each bounded by its endpoint's timeout) and give claimed-but-unstarted deliveries
+    back as `pending`. The send pool is stopped even without a scheduler (web workers send
+    first attempts too).
+
+    Running jobs are always waited for: the retry job sees the stop and ends within about a
+    second, and one left running would claim again once the pool is gone (and start a new one).
+    """
     from webapp.services import dispatch
 
-    scheduler = app.extensions.pop("tocsin_scheduler", None)
-    if scheduler is None:
-        return
     dispatch.begin_stop()
-    scheduler.shutdown(wait=wait)
+    scheduler = app.extensions.pop("tocsin_scheduler", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=True)
     dispatch.shutdown(wait=wait)
-    log.info("scheduler stopped")
+    if scheduler is not None:
+        log.info("scheduler stopped")
 
 
 def run_worker_forever(app: Flask) -> None:

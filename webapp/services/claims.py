@@ -80,23 +80,28 @@ def _candidates(now: datetime, limit: int, only_id: int | None) -> sa.Select:
         due = sa.and_(due, Delivery.id == only_id)
 
     endpoints = sa.select(Delivery.endpoint_id).where(due).distinct().subquery("due_endpoint")
+    # Counted once per endpoint from the few live rows (status and started_at indexes), not
+    # once per due endpoint through its whole history: a claim stays cheap with a deep queue.
     busy = aliased(Delivery, name="busy")
-    in_flight = (sa.select(sa.func.count()).select_from(busy)
-                 .where(busy.endpoint_id == endpoints.c.endpoint_id, busy.status == "sending",
-                        busy.lease_until >= now)
-                 .scalar_subquery())
+    in_flight_counts = (sa.select(busy.endpoint_id, sa.func.count().label("count")).select_from(busy)
+                        .where(busy.status == "sending", busy.lease_until >= now)
+                        .group_by(busy.endpoint_id).subquery("in_flight"))
     attempted = aliased(Delivery, name="attempted")
-    started_recently = (sa.select(sa.func.count()).select_from(DeliveryAttempt)
-                        .join(attempted, attempted.id == DeliveryAttempt.delivery_id)
-                        .where(attempted.endpoint_id == endpoints.c.endpoint_id,
-                               DeliveryAttempt.started_at > now - RATE_WINDOW)
-                        .scalar_subquery())
+    recent_counts = (sa.select(attempted.endpoint_id, sa.func.count().label("count")).select_from(DeliveryAttempt)
+                     .join(attempted, attempted.id == DeliveryAttempt.delivery_id)
+                     .where(DeliveryAttempt.started_at > now - RATE_WINDOW)
+                     .group_by(attempted.endpoint_id).subquery("started_recently"))
+    in_flight = sa.func.coalesce(in_flight_counts.c.count, 0)
+    started_recently = sa.func.coalesce(recent_counts.c.count, 0)
     # In-flight attempts count against the rate too: they started recently and have no row yet.
-    slots = sa.select(
+    slots = (sa.select(
         endpoints.c.endpoint_id,
         (concurrency - in_flight).label("by_concurrency"),
         (per_second - in_flight - started_recently).label("by_rate"),
-    ).subquery("slots")
+    ).select_from(endpoints)
+        .outerjoin(in_flight_counts, in_flight_counts.c.endpoint_id == endpoints.c.endpoint_id)
+        .outerjoin(recent_counts, recent_counts.c.endpoint_id == endpoints.c.endpoint_id)
+        .subquery("slots"))
 
     ranked = sa.select(
         Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at,
@@ -116,19 +121,24 @@ def _claim(limit: int, only_id: int | None = None) -> list[Claim]:
         return []
     now = utcnow()
     candidates = _candidates(now, limit, only_id)
-    if is_postgresql(db.engine):
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(POSTGRES_CLAIM_LOCK)))
-        locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(now))
-                  .with_for_update(skip_locked=True))
-        candidates = locked
-    statement = (
-        sa.update(Delivery)
-        .where(Delivery.id.in_(candidates), due_condition(now))  # repeated: the row may have moved
-        .values(status="sending", lease_until=_lease_expression(now), updated_at=now)
-        .returning(Delivery.id, Delivery.lease_until)
-        .execution_options(synchronize_session=False)
-    )
     try:
+        if is_postgresql(db.engine):
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(POSTGRES_CLAIM_LOCK)))
+            locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(now))
+                      .with_for_update(skip_locked=True))
+            # Locked first, in this transaction: as a subquery of the UPDATE, the planner (misled by
+            # stale statistics after a burst of new rows) re-ran it once per due row — seconds per claim.
+            candidates = list(db.session.scalars(locked))
+            if not candidates:
+                db.session.commit()
+                return []
+        statement = (
+            sa.update(Delivery)
+            .where(Delivery.id.in_(candidates), due_condition(now))  # repeated: the row may have moved
+            .values(status="sending", lease_until=_lease_expression(now), updated_at=now)
+            .returning(Delivery.id, Delivery.lease_until)
+            .execution_options(synchronize_session=False)
+        )
         claims = [(row.id, row.lease_until) for row in db.session.execute(statement)]
         db.session.commit()
     except Exception:

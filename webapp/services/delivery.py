@@ -19,7 +19,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import Delivery, Endpoint, Rule
-from webapp.services import endpoint_health
+from webapp.services import endpoint_health, metrics
 from webapp.services.backoff import backoff_seconds
 from webapp.services.claims import claim_due, claim_one, has_due, release  # noqa: F401  (public API)
 from webapp.timeutil import utcnow
@@ -65,13 +65,21 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
         return _write(delivery, lease_until, Transition("dead", error=unavailable), attempted=False)
     from webapp.services import sender  # imported late: sender pulls in payloads and outbound
 
+    first_attempt_delay = _alert_age_seconds(delivery) if delivery.attempt_count == 0 else None
     try:
         result = sender.send_once(delivery)
     except Exception as error:  # a bug must not leave the row looping on lease expiry for ever
         log.exception("delivery %s: sending raised", delivery_id)
+        metrics.record_attempt("internal", None, first_attempt_delay)
         return _record_crash(delivery_id, lease_until, error)
+    metrics.record_attempt(result.outcome, result.duration_ms, first_attempt_delay)
     return _write(delivery, lease_until, decide(delivery, result, utcnow()), attempted=True,
                   succeeded=result.outcome == "success")
+
+
+def _alert_age_seconds(delivery: Delivery) -> float | None:
+    """Seconds from the alert being raised to now (its delivery's first attempt starting)."""
+    return (utcnow() - delivery.alert.created_at).total_seconds() if delivery.alert is not None else None
 
 
 def _record_crash(delivery_id: int, lease_until: datetime, error: Exception) -> str | None:
@@ -160,6 +168,8 @@ def _write(delivery: Delivery, lease_until: datetime, transition: Transition, *,
     except Exception:
         db.session.rollback()
         raise
+    if transition.status in ("delivered", "dead"):
+        metrics.record_final_status(transition.status)
     return transition.status
 
 

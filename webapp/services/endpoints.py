@@ -291,8 +291,8 @@ def send_test(endpoint: Endpoint, *, actor: Actor = Actor()):
 # --- reading ---------------------------------------------------------------------------------
 
 def health_by_endpoint(endpoint_list: list[Endpoint]) -> dict[int, str]:
-    """healthy / failing / disabled per endpoint id: failing when the latest attempts (up to 3)
-    all failed. One query for the whole list."""
+    """healthy / failing / disabled per endpoint id: failing when its last 3 attempts all failed
+    (one or two failures of a new endpoint are not yet a streak). One query for the whole list."""
     live_ids = [endpoint.id for endpoint in endpoint_list if endpoint.is_active]
     failing: set[int] = set()
     if live_ids:
@@ -302,9 +302,10 @@ def health_by_endpoint(endpoint_list: list[Endpoint]) -> dict[int, str]:
                   .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
                   .where(Delivery.endpoint_id.in_(live_ids)).subquery())
         statement = (sa.select(ranked.c.endpoint_id,
-                               sa.func.sum(sa.case((ranked.c.outcome == "success", 1), else_=0)))
+                               sa.func.sum(sa.case((ranked.c.outcome == "success", 1), else_=0)), sa.func.count())
                      .where(ranked.c.position <= HEALTH_WINDOW).group_by(ranked.c.endpoint_id))
-        failing = {endpoint_id for endpoint_id, successes in db.session.execute(statement) if not successes}
+        failing = {endpoint_id for endpoint_id, successes, attempts in db.session.execute(statement)
+                   if not successes and attempts >= HEALTH_WINDOW}
     return {endpoint.id: "disabled" if not endpoint.is_active else "failing" if endpoint.id in failing
             else "healthy" for endpoint in endpoint_list}
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import RUN_STATUSES, Job, Run
-from webapp.services import audit, matcher
+from webapp.services import audit, matcher, metrics
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
             raise
         return existing, False, []
     delivery_ids = _match(matcher.on_run_finished, run) if status in FINISHED_STATUSES else []
+    metrics.record_run_ingested("report")
     return run, True, delivery_ids
 
 
@@ -88,6 +89,7 @@ def finish_run(run: Run, data: dict) -> list[int]:
     if result.rowcount != 1:
         raise ApiError(409, "conflict", f"Run {run.id} already finished: it {run.status} at "
                                         f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC.")
+    metrics.record_run_ingested("finish")
     return _match(matcher.on_run_finished, run)
 
 

@@ -203,10 +203,10 @@ def parse_target(url: str) -> tuple[str, str, int]:
     except ValueError as error:
         raise BlockedTarget(f"the URL is not valid ({error}); the port must be a number from 1 to 65535") from error
     scheme = parts.scheme.lower()
+    if scheme and scheme not in DEFAULT_PORTS:  # before the host check: file:///x has no host
+        raise BlockedTarget(f"scheme {scheme} is not allowed: use http or https")
     if not scheme or not parts.netloc:
         raise BlockedTarget("the URL must start with http:// or https://")
-    if scheme not in DEFAULT_PORTS:
-        raise BlockedTarget(f"scheme {scheme} is not allowed: use http or https")
     if "@" in parts.netloc:
         raise BlockedTarget("URLs with a user name or password are not allowed")
     host = parts.hostname

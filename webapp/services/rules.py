@@ -217,9 +217,10 @@ def update_rule(rule: Rule, changes: dict, *, user_id: int | None = None,
                 client_ip: str | None = None) -> list[str]:
     """Merge `changes` into the rule and validate the result as a whole; returns the names of
     the fields that changed (audited when any did). A rule that lost every endpoint to deletions
-    may still be edited without choosing one, unless the change is about its endpoints."""
+    may still be edited without choosing one (the form always sends its empty endpoint list);
+    a rule that has endpoints cannot be left without any."""
     merged = {**as_input(rule), **changes}
-    required = "endpoint_ids" in changes or bool(live_endpoint_ids(rule))
+    required = bool(live_endpoint_ids(rule))
     cleaned = validate(rule.workspace_id, merged, endpoints_required=required)
     changed = []
     for name in FIELDS:

@@ -18,9 +18,11 @@ from webapp.timeutil import utcnow
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 SIGNATURE_HEADER = "webhook-signature"
 MASKED_SIGNATURE = "v1,••••"
+MASKED_VALUE = "••••••"
 # Names Tocsin sets itself (or that belong to the HTTP layer): a custom header never replaces them.
 OWN_HEADERS = ("webhook-id", "webhook-timestamp", SIGNATURE_HEADER, "content-type", "user-agent",
                "x-tocsin-event", "host", "content-length", "transfer-encoding", "connection")
+RECORDED_IN_CLEAR = (*OWN_HEADERS, "accept", "accept-encoding")
 
 
 @dataclass
@@ -58,11 +60,15 @@ def custom_headers(endpoint: Endpoint) -> dict[str, str]:
 
 
 def masked(headers: dict) -> dict:
-    """Headers for the record: every signature replaced by `v1,••••`."""
+    """Headers for the record: every signature replaced by `v1,••••`, and every other header
+    not set by Tocsin or the HTTP layer (the endpoint's custom headers, stored encrypted) by
+    `••••••`, so the history never shows a token in clear."""
     shown = {}
     for name, value in headers.items():
         if name.lower() == SIGNATURE_HEADER:
             value = " ".join(MASKED_SIGNATURE for _ in str(value).split())
+        elif name.lower() not in RECORDED_IN_CLEAR:
+            value = MASKED_VALUE
         shown[name] = value
     return shown
 

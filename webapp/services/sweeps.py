@@ -5,6 +5,7 @@ one conditional UPDATE (`… WHERE id = ? AND timed_out_at IS NULL`), so only on
 it, and only the winner raises the `run_timed_out` alerts — in that same transaction.
 """
 import logging
+import time
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from flask import Flask
 
 from webapp.extensions import db
 from webapp.models import Run
-from webapp.services import dispatch, matcher
+from webapp.services import dispatch, matcher, metrics
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def due_runs_query(now: datetime, limit: int = SWEEP_BATCH) -> sa.Select:
 
 def sweep_deadlines(app: Flask) -> int:
     """Time out every overdue run this sweeper wins; returns how many it timed out."""
-    timed_out = 0
+    started, timed_out = time.perf_counter(), 0
     while True:
         now = utcnow()
         run_ids = list(db.session.scalars(due_runs_query(now)))
@@ -45,6 +46,7 @@ def sweep_deadlines(app: Flask) -> int:
                 timed_out += 1
                 dispatch.submit(app, delivery_ids)  # after the commit, as for any new delivery
         if len(run_ids) < SWEEP_BATCH:
+            metrics.record_sweep(time.perf_counter() - started)
             return timed_out
 
 
