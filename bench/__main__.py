@@ -36,6 +36,15 @@ QUICK = Sizes(failed_runs=200, deliveries=2_000, ingest_seconds=3.0, sweep_runs=
               history_deliveries=100_000)
 
 
+MEASUREMENTS = ("latency", "ingest", "throughput", "sweep", "history")
+
+
+def _wanted(name: str) -> bool:
+    """BENCH_ONLY=throughput,sweep runs just those measurements (while working on one target)."""
+    only = [part.strip() for part in os.environ.get("BENCH_ONLY", "").split(",") if part.strip()]
+    return not only or name in only
+
+
 def _count(number: int) -> str:
     return f"{number:,}"
 
@@ -72,6 +81,24 @@ def _say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _measure_latency(port, receiver_port, seed, sizes: Sizes, label: str, rows, notes) -> None:
+    _say(f"{label}: alert latency over {sizes.failed_runs} failed runs")
+    latency = server_runs.alert_latency(port, receiver_port, seed, sizes.failed_runs, sizes.failed_runs_per_second)
+    rows["latency"].cells[label] = Cell(f"{latency.p50:.0f} / {latency.p95:.0f} / {latency.p99:.0f} ms",
+                                        latency.p99 < 100)
+    notes.append(f"{label}: latency max {latency.maximum:.0f} ms; {latency.matched} of {latency.reported} "
+                 f"alerts matched at the receiver; {latency.errors} API errors"
+                 + (f" (first: {latency.first_error})" if latency.first_error else ""))
+
+
+def _measure_ingest(port, seed, sizes: Sizes, label: str, rows, notes) -> None:
+    _say(f"{label}: ingestion, {sizes.ingest_clients} clients for {sizes.ingest_seconds:g} s")
+    ingest = server_runs.ingestion(port, seed.api_key, sizes.ingest_clients, sizes.ingest_seconds)
+    rows["ingest"].cells[label] = Cell(f"{ingest.per_second:,.0f}/s", ingest.per_second >= 1000)
+    notes.append(f"{label}: ingestion {ingest.completed:,} runs in {ingest.seconds:g} s, {ingest.errors} errors"
+                 + (f" (first: {ingest.first_error})" if ingest.first_error else ""))
+
+
 def _measure(backend: database.Backend, workdir: Path, sizes: Sizes, rows: dict[str, Row], notes: list[str]) -> None:
     label = backend.label
     receiver, receiver_port = processes.start_receiver(workdir)
@@ -84,59 +111,55 @@ def _measure(backend: database.Backend, workdir: Path, sizes: Sizes, rows: dict[
         app = database.make_app(backend, secret_key)
         seed = database.seed(app, receiver_port, sizes.latency_jobs, sizes.throughput_endpoints)
 
-        server = processes.start_gunicorn(env, workdir, "api")
-        try:
-            _say(f"{label}: alert latency over {sizes.failed_runs} failed runs")
-            latency = server_runs.alert_latency(port, receiver_port, seed, sizes.failed_runs,
-                                                sizes.failed_runs_per_second)
-            rows["latency"].cells[label] = Cell(f"{latency.p50:.0f} / {latency.p95:.0f} / {latency.p99:.0f} ms",
-                                                latency.p99 < 100)
-            notes.append(f"{label}: latency max {latency.maximum:.0f} ms; {latency.matched} of {latency.reported} "
-                         f"alerts matched at the receiver; {latency.errors} API errors"
-                         + (f" (first: {latency.first_error})" if latency.first_error else ""))
-            _say(f"{label}: ingestion, {sizes.ingest_clients} clients for {sizes.ingest_seconds:g} s")
-            ingest = server_runs.ingestion(port, seed.api_key, sizes.ingest_clients, sizes.ingest_seconds)
-            rows["ingest"].cells[label] = Cell(f"{ingest.per_second:,.0f}/s", ingest.per_second >= 1000)
-            notes.append(f"{label}: ingestion {ingest.completed:,} runs in {ingest.seconds:g} s, {ingest.errors} errors"
-                         + (f" (first: {ingest.first_error})" if ingest.first_error else ""))
-        finally:
-            processes.stop(server)
+        if _wanted("latency") or _wanted("ingest"):
+            server = processes.start_gunicorn(env, workdir, "api")
+            try:
+                if _wanted("latency"):
+                    _measure_latency(port, receiver_port, seed, sizes, label, rows, notes)
+                if _wanted("ingest"):
+                    _measure_ingest(port, seed, sizes, label, rows, notes)
+            finally:
+                processes.stop(server)
 
-        server = processes.start_gunicorn(env, workdir, "delivery")  # fresh workers: their peak RSS is this run's
-        try:
-            _say(f"{label}: {sizes.deliveries} deliveries")
-            with app.app_context():
-                from webapp.extensions import db
+        if _wanted("throughput"):
+            server = processes.start_gunicorn(env, workdir, "delivery")  # fresh workers: their peak RSS is this run's
+            try:
+                _say(f"{label}: {sizes.deliveries} deliveries")
+                with app.app_context():
+                    from webapp.extensions import db
 
-                engine = db.engine
-            throughput = server_runs.delivery_throughput(engine, seed, sizes.deliveries, receiver_port, server.pid)
-        finally:
-            processes.stop(server)
-        rows["throughput"].cells[label] = Cell(f"{throughput.per_second:,.0f}/s", throughput.per_second >= 500)
-        notes.append(f"{label}: {throughput.delivered:,} of {throughput.expected:,} deliveries arrived; "
-                     f"{throughput.end_to_end_per_second:,.0f}/s counted from the insert's commit")
-        rows["rss"].cells[label] = Cell(" / ".join(f"{peak:.0f}" for peak in throughput.peak_rss_mib) + " MiB")
+                    engine = db.engine
+                throughput = server_runs.delivery_throughput(engine, seed, sizes.deliveries, receiver_port, server.pid)
+            finally:
+                processes.stop(server)
+            rows["throughput"].cells[label] = Cell(f"{throughput.per_second:,.0f}/s", throughput.per_second >= 500)
+            notes.append(f"{label}: {throughput.delivered:,} of {throughput.expected:,} deliveries arrived; "
+                         f"{throughput.end_to_end_per_second:,.0f}/s counted from the insert's commit")
+            rows["rss"].cells[label] = Cell(" / ".join(f"{peak:.0f}" for peak in throughput.peak_rss_mib) + " MiB")
 
-        database.seed_bulk_owners(app, seed, receiver_port)
-        _say(f"{label}: inserting {sizes.sweep_runs:,} runs and sweeping")
-        sweep = scale.deadline_sweep(app, seed, sizes.sweep_runs, sizes.sweep_due)
-        rows["sweep"].cells[label] = Cell(f"{sweep.database_ms:.0f} ms (find {sweep.find_ms:.1f} ms)",
-                                          sweep.database_ms < 50)
-        notes.append(f"{label}: sweep timed out {sweep.timed_out} of {sweep.due} due runs in {sweep.statements} "
-                     f"statements, {sweep.wall_ms:.0f} ms wall; {sweep.runs:,} runs inserted in "
-                     f"{sweep.insert_seconds:.0f} s")
-        _say(f"{label}: inserting {sizes.history_deliveries:,} deliveries and reading history pages")
-        history = scale.delivery_history(app, seed, sizes.history_deliveries)
-        first, deep = history.timings[0], history.timings[1:]
-        worst = max(deep, key=lambda timing: timing.page_ms)
-        rows["history_first"].cells[label] = Cell(f"{first.page_ms:.0f} ms (query {first.service_ms:.0f} ms)",
-                                                  first.page_ms < 100)
-        rows["history_deep"].cells[label] = Cell(f"{worst.page_ms:.0f} ms (query {worst.service_ms:.0f} ms)",
-                                                 worst.page_ms < 100)
-        notes.append(f"{label}: history " + "; ".join(
-            f"{timing.case}: page {timing.page_ms:.1f} ms, list_deliveries {timing.service_ms:.1f} ms"
-            for timing in history.timings) + f"; {history.deliveries:,} deliveries inserted in "
-            f"{history.insert_seconds:.0f} s")
+        if _wanted("sweep") or _wanted("history"):
+            database.seed_bulk_owners(app, seed, receiver_port)
+        if _wanted("sweep"):
+            _say(f"{label}: inserting {sizes.sweep_runs:,} runs and sweeping")
+            sweep = scale.deadline_sweep(app, seed, sizes.sweep_runs, sizes.sweep_due)
+            rows["sweep"].cells[label] = Cell(f"{sweep.database_ms:.0f} ms (find {sweep.find_ms:.1f} ms)",
+                                              sweep.database_ms < 50)
+            notes.append(f"{label}: sweep timed out {sweep.timed_out} of {sweep.due} due runs in {sweep.statements} "
+                         f"statements, {sweep.wall_ms:.0f} ms wall; {sweep.runs:,} runs inserted in "
+                         f"{sweep.insert_seconds:.0f} s")
+        if _wanted("history"):
+            _say(f"{label}: inserting {sizes.history_deliveries:,} deliveries and reading history pages")
+            history = scale.delivery_history(app, seed, sizes.history_deliveries)
+            first, deep = history.timings[0], history.timings[1:]
+            worst = max(deep, key=lambda timing: timing.page_ms)
+            rows["history_first"].cells[label] = Cell(f"{first.page_ms:.0f} ms (query {first.service_ms:.0f} ms)",
+                                                      first.page_ms < 100)
+            rows["history_deep"].cells[label] = Cell(f"{worst.page_ms:.0f} ms (query {worst.service_ms:.0f} ms)",
+                                                     worst.page_ms < 100)
+            notes.append(f"{label}: history " + "; ".join(
+                f"{timing.case}: page {timing.page_ms:.1f} ms, list_deliveries {timing.service_ms:.1f} ms"
+                for timing in history.timings) + f"; {history.deliveries:,} deliveries inserted in "
+                f"{history.insert_seconds:.0f} s")
     finally:
         if app is not None:
             with app.app_context():
