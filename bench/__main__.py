@@ -145,7 +145,7 @@ def _measure(backend: database.Backend, workdir: Path, sizes: Sizes, rows: dict[
             rows["sweep"].cells[label] = Cell(f"{sweep.database_ms:.0f} ms (find {sweep.find_ms:.1f} ms)",
                                               sweep.database_ms < 50)
             notes.append(f"{label}: sweep timed out {sweep.timed_out} of {sweep.due} due runs in {sweep.statements} "
-                         f"statements, {sweep.wall_ms:.0f} ms wall; {sweep.runs:,} runs inserted in "
+                         f"statements and {sweep.commits} commits, {sweep.wall_ms:.0f} ms wall; {sweep.runs:,} runs inserted in "
                          f"{sweep.insert_seconds:.0f} s")
         if _wanted("history"):
             _say(f"{label}: inserting {sizes.history_deliveries:,} deliveries and reading history pages")

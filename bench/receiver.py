@@ -45,17 +45,17 @@ class ReceiverServer(ThreadingHTTPServer):
             if external_id is not None:
                 self.latency_arrivals.setdefault(external_id, arrived)
 
+    def get_request(self):
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
 
 def _run_external_id(body: bytes) -> str | None:
     try:
         return json.loads(body)["data"]["run"]["external_id"]
     except (ValueError, KeyError, TypeError):
         return None
-
-    def get_request(self):
-        connection, address = super().get_request()
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection, address
 
 
 class ReceiverHandler(BaseHTTPRequestHandler):

@@ -2,7 +2,8 @@
 deadline sweep over a million runs and the delivery history over a million deliveries.
 
 "Database time" is the time spent inside the driver: every statement (cursor execute, rows
-fetched by the driver) plus every COMMIT, summed with engine events around the DBAPI calls.
+fetched by the driver, SAVEPOINTs) plus every COMMIT and ROLLBACK, summed with engine events
+around the DBAPI calls.
 """
 import statistics
 import time
@@ -23,6 +24,7 @@ class DatabaseClock:
         self.seconds = 0.0
         self.statements = 0
         self.commits = 0
+        self.rollbacks = 0
 
 
 @contextmanager
@@ -37,7 +39,7 @@ def database_clock(engine: sa.Engine):
         clock.statements += 1
 
     dialect = engine.dialect
-    plain_commit = dialect.do_commit
+    plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
 
     def timed_commit(dbapi_connection):
         started = time.perf_counter()
@@ -47,13 +49,21 @@ def database_clock(engine: sa.Engine):
             clock.seconds += time.perf_counter() - started
             clock.commits += 1
 
+    def timed_rollback(dbapi_connection):  # a round trip on PostgreSQL, even after a read
+        started = time.perf_counter()
+        try:
+            plain_rollback(dbapi_connection)
+        finally:
+            clock.seconds += time.perf_counter() - started
+            clock.rollbacks += 1
+
     sa.event.listen(engine, "before_cursor_execute", before)
     sa.event.listen(engine, "after_cursor_execute", after)
-    dialect.do_commit = timed_commit
+    dialect.do_commit, dialect.do_rollback = timed_commit, timed_rollback
     try:
         yield clock
     finally:
-        dialect.do_commit = plain_commit
+        dialect.do_commit, dialect.do_rollback = plain_commit, plain_rollback
         sa.event.remove(engine, "before_cursor_execute", before)
         sa.event.remove(engine, "after_cursor_execute", after)
 
@@ -68,6 +78,7 @@ class Sweep:
     wall_ms: float  # median: the whole sweep call, Python included
     find_ms: float  # median: the query that finds the due runs, alone
     statements: int
+    commits: int = 0
 
 
 def deadline_sweep(app, seed: Seed, total: int, due: int, repeats: int = 3) -> Sweep:
@@ -81,7 +92,7 @@ def deadline_sweep(app, seed: Seed, total: int, due: int, repeats: int = 3) -> S
         engine = db.engine
         insert_seconds = bulk.million_runs(engine, datetime.now(UTC), workspace_id=seed.sweep_workspace_id,
                                            job_ids=seed.sweep_job_ids, total=total, due=due)
-        database, wall, find, timed_out, statements = [], [], [], 0, 0
+        database, wall, find, timed_out, statements, commits = [], [], [], 0, 0, 0
         for _ in range(repeats):
             with database_clock(engine) as clock:
                 list(db.session.scalars(sweeps.due_runs_query(datetime.now(UTC))))
@@ -92,13 +103,13 @@ def deadline_sweep(app, seed: Seed, total: int, due: int, repeats: int = 3) -> S
                 timed_out = sweeps.sweep_deadlines(app)
                 wall.append((time.perf_counter() - started) * 1000)
             database.append(clock.seconds * 1000)
-            statements = clock.statements
+            statements, commits = clock.statements, clock.commits
             db.session.execute(sa.update(Run).where(Run.workspace_id == seed.sweep_workspace_id,
                                                     Run.timed_out_at.is_not(None)).values(timed_out_at=None))
             db.session.commit()
         db.session.remove()
     return Sweep(total, due, timed_out, insert_seconds, statistics.median(database), statistics.median(wall),
-                 statistics.median(find), statements)
+                 statistics.median(find), statements, commits)
 
 
 @dataclass

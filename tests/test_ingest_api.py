@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests.conftest import ApiClient
 from webapp.models import AuditEvent, Job, Run
-from webapp.services import accounts, matcher
+from webapp.services import accounts, ingest, matcher
 from webapp.timeutil import isoformat, utcnow
 
 RUN_FIELDS = {"id", "job", "external_id", "status", "started_at", "deadline_at", "finished_at", "timed_out_at",
@@ -83,6 +83,16 @@ def test_concurrent_retries_of_one_report_store_one_run(app, api, db):
         thread.join()
     assert sorted(status for status, _ in results) == [200] * 7 + [201]
     assert len({run_id for _, run_id in results}) == 1
+    assert count(db, Run) == 1 and count(db, Job) == 1
+
+
+def test_a_retry_that_loses_the_insert_race_returns_the_stored_run(api, db, monkeypatch):
+    first = api.post("/runs", json={"job": "flaky", "external_id": "x-2"}).json
+    read_before_insert = ingest._job_and_run_id
+    # As if the first report committed between the retry's read and its insert.
+    monkeypatch.setattr(ingest, "_job_and_run_id", lambda *args: (read_before_insert(*args)[0], None))
+    again = api.post("/runs", json={"job": "flaky", "external_id": "x-2", "status": "failed"})
+    assert again.status_code == 200 and again.json == first
     assert count(db, Run) == 1 and count(db, Job) == 1
 
 

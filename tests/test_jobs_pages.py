@@ -3,10 +3,13 @@ open runs and their deadlines) and one job's paginated runs and the alerts it ra
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from webapp.blueprints.dashboard.jobs import RUNS_PER_PAGE
 from webapp.models import Job, Rule, Run, User
+from webapp.services import jobs as jobs_service
+from webapp.services.jobs import OPEN_RUNS_SHOWN, STRIP_LENGTH
 from webapp.timeutil import utcnow
 
 
@@ -83,6 +86,58 @@ def test_timed_out_open_run_says_its_deadline_passed(client, api, db):
     html = client.get("/jobs").get_data(as_text=True)
     assert "deadline passed" in job_row(html, "nightly-report")
     assert '<span class="badge failed">timed out</span>' in job_row(html, "nightly-report")
+
+
+def test_a_run_stuck_open_behind_many_finished_runs_is_still_listed_with_its_deadline(client, api, db):
+    stuck = report(api, external_id="stuck-1", deadline_seconds=3600)
+    workspace_id = db.session.scalar(sa.select(User)).workspace_id
+    job = db.session.scalar(sa.select(Job))
+    start = utcnow()
+    db.session.execute(sa.insert(Run), [
+        {"workspace_id": workspace_id, "job_id": job.id, "status": "succeeded",
+         "started_at": start + timedelta(seconds=number), "finished_at": start + timedelta(seconds=number)}
+        for number in range(1, STRIP_LENGTH * 2)])
+    db.session.commit()
+
+    row = job_row(client.get("/jobs").get_data(as_text=True), "nightly-report")
+    assert "running" not in strip_squares(row)  # far older than the strip's last 20 runs
+    assert f"Run #{stuck['id']} <code>stuck-1</code>" in row
+    deadline = utcnow() + timedelta(hours=1)
+    assert re.search(rf"deadline [^<]+<span class=\"muted\">\({deadline:%Y-%m-%d} \d\d:\d\d", row)
+
+
+def test_open_runs_beyond_the_shown_number_are_counted_newest_shown(client, api, db):
+    report(api, status="succeeded")
+    workspace_id = db.session.scalar(sa.select(User)).workspace_id
+    job = db.session.scalar(sa.select(Job))
+    start = utcnow() - timedelta(days=1)
+    db.session.execute(sa.insert(Run), [
+        {"workspace_id": workspace_id, "job_id": job.id, "status": "running", "external_id": f"open-{number:03d}",
+         "started_at": start + timedelta(seconds=number)} for number in range(OPEN_RUNS_SHOWN + 7)])
+    db.session.commit()
+
+    row = job_row(client.get("/jobs").get_data(as_text=True), "nightly-report")
+    shown = re.findall(r"<code>(open-\d+)</code>", row)
+    assert shown == [f"open-{number:03d}" for number in reversed(range(7, OPEN_RUNS_SHOWN + 7))]
+    assert "and 7 more open" in row and 'href="/jobs/nightly-report"' in row
+
+
+def test_open_runs_query_reads_the_partial_index_of_open_runs(app, db):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    captured = []
+    listener = lambda *args: captured.append((args[2], args[3]))  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        jobs_service.open_runs([1, 2])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listener)
+    (sql, parameters), = captured
+    plan = " | ".join(row[-1] for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql,
+                                                                                   parameters))
+    index_read = "USING COVERING INDEX ix_run_open_job_id_status_started_at (job_id=? AND status=?)"
+    assert plan.count(index_read) == 2, plan
+    assert "SCAN run" not in plan, plan
 
 
 def test_job_page_lists_its_runs_newest_first_paginated(client, api, db):

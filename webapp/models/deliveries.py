@@ -23,6 +23,8 @@ class Delivery(db.Model):
         sa.Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
         sa.Index("ix_delivery_status_lease_until", "status", "lease_until"),
         sa.Index("ix_delivery_workspace_id_id", "workspace_id", "id"),
+        # The history filtered by a queue or dead-letter status: a page reads `limit` entries in id order.
+        sa.Index("ix_delivery_workspace_id_status_id", "workspace_id", "status", "id"),
         sa.Index("ix_delivery_endpoint_id_id", "endpoint_id", "id"),
         sa.Index("ix_delivery_rule_id_id", "rule_id", "id"),
         sa.Index("ix_delivery_finished_at", "finished_at"),

@@ -6,6 +6,9 @@ expired because the process sending them died — to `sending` with a fresh leas
 enforces the per-endpoint limits (TOCSIN_ENDPOINT_CONCURRENCY in flight, TOCSIN_ENDPOINT_RATE
 attempts started per second): the excess simply stays `pending` for a later claim.
 """
+import os
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -23,6 +26,9 @@ Claim = tuple[int, datetime]
 MAX_ENDPOINT_TIMEOUT_SECONDS = 30  # the endpoint form allows 1–30 s
 DEFAULT_LEASE_MARGIN_SECONDS = 15.0
 RATE_WINDOW = timedelta(seconds=1)
+# A claim ranks at most this many of the oldest due rows (and as many expired leases).
+CLAIM_WINDOW_MIN = 500
+CLAIM_WINDOW_FACTOR = 10
 # Serialises claimers on PostgreSQL so the per-endpoint limits hold across processes
 # (SQLite already serialises writers). Any constant unique to Tocsin will do.
 POSTGRES_CLAIM_LOCK = 0x70C5_1C1A
@@ -37,7 +43,7 @@ def lease_seconds(timeout_seconds: int, margin: float) -> float:
     return 2 * timeout_seconds + margin
 
 
-def _lease_margin() -> float:
+def lease_margin() -> float:
     return float(current_app.config.get("TOCSIN_LEASE_MARGIN", DEFAULT_LEASE_MARGIN_SECONDS))
 
 
@@ -47,7 +53,7 @@ def _lease_expression(now: datetime) -> sa.ColumnElement:
     Endpoint timeouts are whole seconds between 1 and 30, so a CASE over the possible values
     keeps the claim a single statement on SQLite and PostgreSQL alike.
     """
-    margin = _lease_margin()
+    margin = lease_margin()
 
     def at(timeout: int) -> sa.ColumnElement:
         return sa.literal(now + timedelta(seconds=lease_seconds(timeout, margin)), UTCDateTime())
@@ -72,14 +78,29 @@ def _limits() -> tuple[int, int]:
     return concurrency, per_second
 
 
-def _candidates(now: datetime, limit: int, only_id: int | None) -> sa.Select:
+def _due_rows(now: datetime, only_id: int | None, window: int | None) -> sa.Subquery:
+    """(id, endpoint_id, next_attempt_at) of the due rows to rank: one row when `only_id`; else
+    the oldest `window` due `pending` rows and as many expired leases, each read in order
+    through its (status, …) index, so the claim's cost does not grow with the queue; or every
+    due row when `window` is None."""
+    columns = (Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at)
+    if only_id is not None:
+        return sa.select(*columns).where(due_condition(now), Delivery.id == only_id).subquery("due_rows")
+    if window is None:
+        return sa.select(*columns).where(due_condition(now)).subquery("due_rows")
+    pending = (sa.select(*columns).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+               .order_by(Delivery.next_attempt_at).limit(window).subquery("oldest_pending"))
+    expired = (sa.select(*columns).where(Delivery.status == "sending", Delivery.lease_until < now)
+               .order_by(Delivery.lease_until).limit(window).subquery("expired_leases"))
+    return sa.union_all(sa.select(pending), sa.select(expired)).subquery("due_rows")
+
+
+def _candidates(now: datetime, limit: int, only_id: int | None, window: int | None) -> sa.Select:
     """Ids to claim: per endpoint, the oldest due rows that fit its free slots; endpoints take turns."""
     concurrency, per_second = _limits()
-    due = due_condition(now)
-    if only_id is not None:
-        due = sa.and_(due, Delivery.id == only_id)
+    due_rows = _due_rows(now, only_id, window)
 
-    endpoints = sa.select(Delivery.endpoint_id).where(due).distinct().subquery("due_endpoint")
+    endpoints = sa.select(due_rows.c.endpoint_id).distinct().subquery("due_endpoint")
     # Counted once per endpoint from the few live rows (status and started_at indexes), not
     # once per due endpoint through its whole history: a claim stays cheap with a deep queue.
     busy = aliased(Delivery, name="busy")
@@ -104,10 +125,10 @@ def _candidates(now: datetime, limit: int, only_id: int | None) -> sa.Select:
         .subquery("slots"))
 
     ranked = sa.select(
-        Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at,
-        sa.func.row_number().over(partition_by=Delivery.endpoint_id,
-                                  order_by=(Delivery.next_attempt_at, Delivery.id)).label("position"),
-    ).where(due).subquery("ranked")
+        due_rows.c.id, due_rows.c.endpoint_id, due_rows.c.next_attempt_at,
+        sa.func.row_number().over(partition_by=due_rows.c.endpoint_id,
+                                  order_by=(due_rows.c.next_attempt_at, due_rows.c.id)).label("position"),
+    ).subquery("ranked")
     return (sa.select(ranked.c.id)
             .join(slots, slots.c.endpoint_id == ranked.c.endpoint_id)
             .where(ranked.c.position <= slots.c.by_concurrency, ranked.c.position <= slots.c.by_rate)
@@ -115,35 +136,80 @@ def _candidates(now: datetime, limit: int, only_id: int | None) -> sa.Select:
             .limit(limit))
 
 
+_write_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _write_lock
+    _write_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+@contextmanager
+def serialised_writes():
+    """On SQLite, one write transaction at a time per process: the send threads queue on a lock
+    instead of sleeping in SQLite's busy handler (other processes still meet the busy timeout).
+    Nothing on PostgreSQL, whose row locks let writers run side by side."""
+    if is_postgresql(db.engine):
+        yield
+        return
+    with _write_lock:
+        yield
+
+
 def _claim(limit: int, only_id: int | None = None) -> list[Claim]:
-    """The claim itself: one UPDATE … RETURNING, committed at once (short write transactions)."""
+    """The claim itself: one UPDATE … RETURNING, committed at once (short write transactions).
+
+    The ranking looks at a bounded window of the oldest due rows; only when that window is
+    full and none of it could be claimed (its endpoints are all at their limits) does it look
+    at every due row, so an endpoint with a deep backlog never starves the others.
+    """
     if limit <= 0:
         return []
+    window = None if only_id is not None else max(CLAIM_WINDOW_MIN, CLAIM_WINDOW_FACTOR * limit)
+    claims = _claim_from(utcnow(), limit, only_id, window)
+    if not claims and window is not None and _window_full(window):
+        claims = _claim_from(utcnow(), limit, None, None)
+    return claims
+
+
+def _window_full(window: int) -> bool:
     now = utcnow()
-    candidates = _candidates(now, limit, only_id)
-    try:
-        if is_postgresql(db.engine):
-            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(POSTGRES_CLAIM_LOCK)))
-            locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(now))
-                      .with_for_update(skip_locked=True))
-            # Locked first, in this transaction: as a subquery of the UPDATE, the planner (misled by
-            # stale statistics after a burst of new rows) re-ran it once per due row — seconds per claim.
-            candidates = list(db.session.scalars(locked))
-            if not candidates:
-                db.session.commit()
-                return []
-        statement = (
-            sa.update(Delivery)
-            .where(Delivery.id.in_(candidates), due_condition(now))  # repeated: the row may have moved
-            .values(status="sending", lease_until=_lease_expression(now), updated_at=now)
-            .returning(Delivery.id, Delivery.lease_until)
-            .execution_options(synchronize_session=False)
-        )
-        claims = [(row.id, row.lease_until) for row in db.session.execute(statement)]
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    found = db.session.scalar(sa.select(sa.func.count()).select_from(
+        sa.select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .limit(window).subquery()))
+    db.session.rollback()
+    return found >= window
+
+
+def _claim_from(now: datetime, limit: int, only_id: int | None, window: int | None) -> list[Claim]:
+    candidates = _candidates(now, limit, only_id, window)
+    with serialised_writes():
+        try:
+            if is_postgresql(db.engine):
+                db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(POSTGRES_CLAIM_LOCK)))
+                locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(now))
+                          .with_for_update(skip_locked=True))
+                # Locked first, in this transaction: as a subquery of the UPDATE, the planner (misled by
+                # stale statistics after a burst of new rows) re-ran it once per due row — seconds per claim.
+                candidates = list(db.session.scalars(locked))
+                if not candidates:
+                    db.session.commit()
+                    return []
+            statement = (
+                sa.update(Delivery)
+                .where(Delivery.id.in_(candidates), due_condition(now))  # repeated: the row may have moved
+                .values(status="sending", lease_until=_lease_expression(now), updated_at=now)
+                .returning(Delivery.id, Delivery.lease_until)
+                .execution_options(synchronize_session=False)
+            )
+            claims = [(row.id, row.lease_until) for row in db.session.execute(statement)]
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
     return claims
 
 
@@ -160,13 +226,14 @@ def claim_one(delivery_id: int) -> Claim | None:
 
 def release(delivery_id: int, lease_until: datetime) -> bool:
     """Give a claimed but unstarted delivery back (graceful stop), if the lease is still ours."""
-    released = db.session.execute(
-        sa.update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.lease_until == lease_until)
-        .values(status="pending", lease_until=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
+    with serialised_writes():
+        released = db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.lease_until == lease_until)
+            .values(status="pending", lease_until=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
     return bool(released)
 
 

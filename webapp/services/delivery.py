@@ -9,6 +9,7 @@ An outcome is written only while the claim's lease is still ours, so a process t
 lease (it was too slow, another took the row over) can never overwrite the newer state.
 """
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -16,10 +17,11 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
-from webapp.models import Delivery, Endpoint, Rule
-from webapp.services import endpoint_health, metrics
+from webapp.models import Alert, Delivery, Endpoint, Rule
+from webapp.services import claims, metrics, outcomes
 from webapp.services.backoff import backoff_seconds
 from webapp.services.claims import claim_due, claim_one, has_due, release  # noqa: F401  (public API)
 from webapp.timeutil import utcnow
@@ -50,48 +52,84 @@ class InternalFailure:
     retry_after_seconds: float | None = None
 
 
+@dataclass
+class _Sent:
+    """What the outcome write needs of a delivery, read before the network call so no ORM
+    object (and no read transaction) is held across it."""
+
+    id: int
+    workspace_id: int
+    endpoint_id: int
+    endpoint_url: str
+    endpoint_failing_since: datetime | None
+    is_test: bool
+    attempt_count: int  # including this attempt
+    max_attempts: int
+    last_error: str | None = None  # set when sending raised inside Tocsin
+
+
+def _load(delivery_id: int) -> Delivery | None:
+    """The delivery with everything the request needs, in one query (the rule's endpoint list,
+    loaded eagerly elsewhere, is not needed here)."""
+    return db.session.scalar(
+        sa.select(Delivery).where(Delivery.id == delivery_id)
+        .options(joinedload(Delivery.endpoint),
+                 joinedload(Delivery.alert).options(joinedload(Alert.run), joinedload(Alert.rule).lazyload(Rule.endpoints)))
+        .execution_options(populate_existing=True))
+
+
+def _lease_left_for(delivery: Delivery, lease_until: datetime, now: datetime) -> bool:
+    """Whether the lease still covers a whole attempt (a claim that waited in the local queue
+    too long is given back rather than sent: another process may take it over meanwhile)."""
+    timeout = delivery.endpoint.timeout_seconds or 10
+    return lease_until - now >= timedelta(seconds=2 * timeout + claims.lease_margin() / 2)
+
+
 def attempt(delivery_id: int, lease_until: datetime) -> str | None:
     """Attempt a claimed delivery once and record the outcome; returns the new status.
 
     Returns None when the lease is no longer ours (nothing written, nothing sent if we found out
     before sending). Commits. Never sends to a deleted or disabled endpoint.
     """
-    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    delivery = _load(delivery_id)
     if delivery is None or delivery.status != "sending" or delivery.lease_until != lease_until:
         db.session.rollback()
         return None
+    started_at, started = utcnow(), time.monotonic()
+    if not _lease_left_for(delivery, lease_until, started_at):
+        db.session.rollback()
+        release(delivery_id, lease_until)
+        return None
+    sent = _Sent(delivery.id, delivery.workspace_id, delivery.endpoint_id, delivery.endpoint.url,
+                 delivery.endpoint.failing_since, delivery.is_test, delivery.attempt_count + 1, delivery.max_attempts)
     unavailable = unavailable_reason(delivery)
     if unavailable is not None:
-        return _write(delivery, lease_until, Transition("dead", error=unavailable), attempted=False)
+        db.session.rollback()
+        sent.attempt_count -= 1
+        return _write(sent, lease_until, Transition("dead", error=unavailable))
     from webapp.services import sender  # imported late: sender pulls in payloads and outbound
 
     first_attempt_delay = _alert_age_seconds(delivery) if delivery.attempt_count == 0 else None
     try:
-        result = sender.send_once(delivery)
+        body, headers, not_sent = sender.prepare(delivery, delivery.endpoint)
+        url, timeout = delivery.endpoint.url, delivery.endpoint.timeout_seconds
+        db.session.rollback()  # end the read transaction before the network call
+        result = sender.post(url, timeout, body, headers, not_sent, started)
     except Exception as error:  # a bug must not leave the row looping on lease expiry for ever
         log.exception("delivery %s: sending raised", delivery_id)
+        db.session.rollback()
         metrics.record_attempt("internal", None, first_attempt_delay)
-        return _record_crash(delivery_id, lease_until, error)
+        sent.last_error = f"internal error while sending: {error.__class__.__name__}: {error}"[:1000]
+        failed = InternalFailure(error=sent.last_error)
+        return _write(sent, lease_until, decide(sent, failed, utcnow()), result=failed)
     metrics.record_attempt(result.outcome, result.duration_ms, first_attempt_delay)
-    return _write(delivery, lease_until, decide(delivery, result, utcnow()), attempted=True,
-                  succeeded=result.outcome == "success")
+    attempt_row = sender.attempt_values(sent, sent.attempt_count, started_at, result, body)
+    return _write(sent, lease_until, decide(sent, result, utcnow()), result=result, attempt_row=attempt_row)
 
 
 def _alert_age_seconds(delivery: Delivery) -> float | None:
     """Seconds from the alert being raised to now (its delivery's first attempt starting)."""
     return (utcnow() - delivery.alert.created_at).total_seconds() if delivery.alert is not None else None
-
-
-def _record_crash(delivery_id: int, lease_until: datetime, error: Exception) -> str | None:
-    """Count an attempt that raised inside Tocsin as a failed one, so the budget still runs out."""
-    db.session.rollback()
-    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
-    if delivery is None:
-        return None
-    delivery.attempt_count += 1
-    delivery.last_error = f"internal error while sending: {error.__class__.__name__}: {error}"[:1000]
-    failed = InternalFailure(error=delivery.last_error)
-    return _write(delivery, lease_until, decide(delivery, failed, utcnow()), attempted=True)
 
 
 def unavailable_reason(delivery: Delivery) -> str | None:
@@ -104,12 +142,12 @@ def unavailable_reason(delivery: Delivery) -> str | None:
     return None
 
 
-def decide(delivery: Delivery, result, now: datetime) -> Transition:
-    """The transition after one attempt (`result` is sender's AttemptResult; counts already updated)."""
+def decide(delivery: _Sent, result, now: datetime) -> Transition:
+    """The transition after one attempt (`result` is an OutboundResult; `attempt_count` includes it)."""
     if result.outcome == "success":
         return Transition("delivered")
     if result.status in GONE_STATUSES and not delivery.is_test:
-        reason = gone_reason(delivery.endpoint.url, result.status, now)
+        reason = gone_reason(delivery.endpoint_url, result.status, now)
         return Transition("dead", error=f"endpoint {reason}", disable_reason=reason)
     failure = describe_failure(result)
     if delivery.is_test:
@@ -136,41 +174,28 @@ def gone_reason(url: str, status: int, now: datetime) -> str:
     return f"disabled after {status} {HTTPStatus(status).phrase} from {where}, {now:%Y-%m-%d %H:%M} UTC"
 
 
-def _write(delivery: Delivery, lease_until: datetime, transition: Transition, *, attempted: bool,
-           succeeded: bool = False) -> str | None:
-    """Write the transition (and the attempt the sender flushed) if the lease is still ours; commit."""
+def _write(sent: _Sent, lease_until: datetime, transition: Transition, *, result=None,
+           attempt_row: dict | None = None) -> str | None:
+    """Write the transition, the attempt row and the endpoint's health (with other threads'
+    outcomes, services/outcomes.py) if the lease is still ours; commit. `result` is None when
+    nothing was attempted."""
     now = utcnow()
-    values: dict = {"status": transition.status, "lease_until": None}
+    values: dict = {"status": transition.status, "lease_until": None, "updated_at": now}
     if transition.status == "pending":
         values["next_attempt_at"] = transition.next_attempt_at
     else:
         values.update(next_attempt_at=None, finished_at=now)
+    if result is not None:
+        values.update(attempt_count=sent.attempt_count, last_http_status=result.status,
+                      last_duration_ms=getattr(result, "duration_ms", None),
+                      last_error=attempt_row["error"] if attempt_row is not None else sent.last_error)
     if transition.error is not None:
         values["last_error"] = transition.error[:1000]
-    endpoint_id, is_test = delivery.endpoint_id, delivery.is_test
-    try:
-        db.session.flush()  # the sender's attempt row and counters, in this same transaction
-        written = db.session.execute(
-            sa.update(Delivery)
-            .where(Delivery.id == delivery.id, Delivery.status == "sending", Delivery.lease_until == lease_until)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not written:
-            db.session.rollback()
-            log.warning("delivery %s: lease lost while attempting; outcome not recorded", delivery.id)
-            return None
-        if transition.disable_reason:
-            endpoint_health.disable(endpoint_id, transition.disable_reason, now)
-        elif attempted and not is_test:
-            endpoint_health.record_attempt(endpoint_id, succeeded, now)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    if transition.status in ("delivered", "dead"):
-        metrics.record_final_status(transition.status)
-    return transition.status
+    return outcomes.write(outcomes.Outcome(
+        delivery_id=sent.id, endpoint_id=sent.endpoint_id, is_test=sent.is_test, lease_until=lease_until,
+        values=values, attempt_row=attempt_row,
+        succeeded=None if result is None else result.outcome == "success",
+        known_failing_since=sent.endpoint_failing_since, disable_reason=transition.disable_reason))
 
 
 def _attempt_budget(delivery: Delivery) -> int:

@@ -124,13 +124,16 @@ def _forget(pool: _Pool, future: Future) -> None:
         pool.claimed.pop(future, None)
 
 
-def free_capacity(app: Flask, wait_seconds: float = 0.0) -> int:
-    """Workers not busy (waiting up to `wait_seconds` for one): how many claims may start now."""
+def free_capacity(app: Flask, wait_seconds: float = 0.0, queued: int = 0) -> int:
+    """How many claims may be submitted now: free workers plus up to `queued` waiting in the
+    local queue. With a queue, waits (up to `wait_seconds`) until it is below half, so each
+    claim is a batch; without, until a worker is free."""
     pool = _pool(app)
+    refill_below = pool.workers + (queued + 1) // 2  # outstanding tasks under this: claim more
     with pool.changed:
-        if pool.outstanding >= pool.workers and wait_seconds > 0:
-            pool.changed.wait_for(lambda: pool.outstanding < pool.workers, timeout=wait_seconds)
-        return max(0, pool.workers - pool.outstanding)
+        if pool.outstanding >= refill_below and wait_seconds > 0:
+            pool.changed.wait_for(lambda: pool.outstanding < refill_below, timeout=wait_seconds)
+        return max(0, pool.workers + queued - pool.outstanding)
 
 
 def wait_idle(timeout: float = 10.0) -> bool:

@@ -14,15 +14,23 @@ from webapp.extensions import db
 from webapp.models import Endpoint
 from webapp.services import audit
 
+_UNKNOWN = object()
 
-def record_attempt(endpoint_id: int, succeeded: bool, now: datetime) -> None:
-    """Start or end the failure streak; disable the endpoint when the streak is too long."""
+
+def record_attempt(endpoint_id: int, succeeded: bool, now: datetime, *, known_failing_since=_UNKNOWN) -> None:
+    """Start or end the failure streak; disable the endpoint when the streak is too long.
+
+    `known_failing_since`, the endpoint's value as read before the attempt, saves the writes
+    that would change nothing (a success with no streak, a failure inside one)."""
     if succeeded:
-        _update(endpoint_id, Endpoint.failing_since.is_not(None), failing_since=None)
+        if known_failing_since is not None:
+            _update(endpoint_id, Endpoint.failing_since.is_not(None), failing_since=None)
         return
-    _update(endpoint_id, Endpoint.failing_since.is_(None), failing_since=now)
+    failing_since = known_failing_since
+    if failing_since is _UNKNOWN or failing_since is None:
+        _update(endpoint_id, Endpoint.failing_since.is_(None), failing_since=now)
+        failing_since = db.session.scalar(sa.select(Endpoint.failing_since).where(Endpoint.id == endpoint_id))
     hours = float(current_app.config.get("TOCSIN_DISABLE_AFTER_HOURS", 72.0))
-    failing_since = db.session.scalar(sa.select(Endpoint.failing_since).where(Endpoint.id == endpoint_id))
     if failing_since is not None and now - failing_since >= timedelta(hours=hours):
         disable(endpoint_id, f"disabled after {hours:g} hours of failed deliveries "
                              f"(failing since {failing_since:%Y-%m-%d %H:%M} UTC)", now)

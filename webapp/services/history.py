@@ -89,7 +89,10 @@ def _filtered(workspace_id: int, filters: HistoryFilter) -> sa.Select:
     """`select(Delivery)` of one workspace with the filters, read through `_driving_index`, so a
     page costs about `limit` index entries (or the size of one status) whatever the table size."""
     driver = _driving_index(filters)
-    workspace = Delivery.workspace_id if driver == "workspace" else _not_indexed(Delivery.workspace_id)
+    # One stored status reads (workspace_id, status, id) in id order; "failed-retrying" (two stored
+    # statuses) reads the status indexes, so the workspace must not pull it onto (workspace_id, id).
+    one_status = driver == "status" and filters.status != "failed-retrying"
+    workspace = Delivery.workspace_id if driver == "workspace" or one_status else _not_indexed(Delivery.workspace_id)
     statement = sa.select(Delivery).where(workspace == workspace_id)
     if filters.endpoint_id is not None:
         statement = statement.where(Delivery.endpoint_id == filters.endpoint_id)

@@ -41,10 +41,13 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     """Store a reported run (creating its job on first report); `created` is False when the
     same `(job, external_id)` was reported before, in which case that run is returned as is."""
     clean = _validate_report(data)
-    job = _job_for_report(workspace_id, clean["job"], user_id, client_ip)
     external_id = clean.get("external_id")
-    if external_id is not None and (existing := _run_by_external_id(job.id, external_id)):
-        return existing, False, []
+    job, existing_id = _job_and_run_id(workspace_id, clean["job"], external_id)
+    if existing_id is not None:
+        return db.session.get(Run, existing_id), False, []
+    job_created = job is None
+    if job_created:
+        job = _create_job(workspace_id, clean["job"], user_id, client_ip)
 
     now = utcnow()
     status = clean.get("status", "running")
@@ -56,14 +59,7 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     if status in FINISHED_STATUSES:
         run.finished_at = now
         run.duration_ms = duration_ms if duration_ms is not None else 0
-    try:
-        with db.session.begin_nested():
-            db.session.add(run)
-    except IntegrityError:
-        # A concurrent retry of the same report won the unique (job, external_id) race.
-        existing = _run_by_external_id(job.id, external_id) if external_id is not None else None
-        if existing is None:
-            raise
+    if (existing := _insert_run(run, job, in_savepoint=job_created)) is not None:
         return existing, False, []
     delivery_ids = _match(matcher.on_run_finished, run) if status in FINISHED_STATUSES else []
     metrics.record_run_ingested("report")
@@ -104,10 +100,50 @@ def _match(hook, run: Run) -> list[int]:
         return []
 
 
-def _job_for_report(workspace_id: int, slug: str, user_id: int | None, client_ip: str | None) -> Job:
-    job = _job_by_slug(workspace_id, slug)
-    if job is not None:
-        return job
+def _insert_run(run: Run, job: Job, *, in_savepoint: bool) -> Run | None:
+    """Flush the new run; if a concurrent retry stored `(job, external_id)` first, that run.
+
+    Without a savepoint a collision rolls the whole transaction back, which is safe only when
+    it holds no other write: true unless this report created the job (the view's transaction is
+    fresh; `last_used_at` is committed apart). Every other report saves the savepoint's cost."""
+    try:
+        if in_savepoint:
+            with db.session.begin_nested():
+                db.session.add(run)
+        else:
+            db.session.add(run)
+            db.session.flush()
+    except IntegrityError:
+        if not in_savepoint:
+            db.session.rollback()
+        existing = _run_by_external_id(job.id, run.external_id) if run.external_id is not None else None
+        if existing is None:
+            raise
+        return existing
+    return None
+
+
+def _job_and_run_id(workspace_id: int, slug: str, external_id: str | None) -> tuple[Job | None, int | None]:
+    """The job by slug and, when an external id is given, the id of its run reported with it,
+    in one query: every report reads both before writing."""
+    if external_id is None:
+        return _job_by_slug(workspace_id, slug), None
+    row = db.session.execute(_JOB_AND_RUN_ID, {"workspace_id": workspace_id, "slug": slug,
+                                               "external_id": external_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+# Built once (each report runs one of them): building a statement costs more than running it.
+_JOB_BY_SLUG = sa.select(Job).where(Job.workspace_id == sa.bindparam("workspace_id"),
+                                    Job.slug == sa.bindparam("slug"))
+_JOB_AND_RUN_ID = (
+    sa.select(Job, Run.id)
+    .outerjoin(Run, sa.and_(Run.job_id == Job.id, Run.external_id == sa.bindparam("external_id")))
+    .where(Job.workspace_id == sa.bindparam("workspace_id"), Job.slug == sa.bindparam("slug")))
+
+
+def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: str | None) -> Job:
+    """The job of a first report, with its audit event; a concurrent first report may win."""
     try:
         with db.session.begin_nested():
             job = Job(workspace_id=workspace_id, slug=slug, name=slug)
@@ -123,7 +159,7 @@ def _job_for_report(workspace_id: int, slug: str, user_id: int | None, client_ip
 
 
 def _job_by_slug(workspace_id: int, slug: str) -> Job | None:
-    return db.session.scalar(sa.select(Job).where(Job.workspace_id == workspace_id, Job.slug == slug))
+    return db.session.scalar(_JOB_BY_SLUG, {"workspace_id": workspace_id, "slug": slug})
 
 
 def _run_by_external_id(job_id: int, external_id: str) -> Run | None:

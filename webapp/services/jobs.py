@@ -2,7 +2,8 @@
 
 Callers pass jobs they already loaded through the workspace scope; these functions only read
 rows of those jobs. Costs follow the page size, not the history: the run strip reads at most
-`per_job` runs per job through the (job_id, started_at) index, in one statement per page.
+`per_job` runs per job through the (job_id, started_at) index, in one statement per page, and
+the open runs, however old, through the partial index of open runs.
 """
 from dataclasses import dataclass, field
 
@@ -12,6 +13,9 @@ from webapp.extensions import db
 from webapp.models import Alert, Job, Run
 
 STRIP_LENGTH = 20
+OPEN_RUNS_SHOWN = 25  # per job on the Jobs page; beyond that it says how many more are open
+# A literal, not a bound parameter, so SQLite matches the partial index of open runs.
+OPEN = Run.status == sa.literal_column("'running'")
 
 
 def run_state(run: Run) -> str:
@@ -27,15 +31,14 @@ class JobSummary:
 
     job: Job
     recent: list[Run] = field(default_factory=list)  # oldest first, at most STRIP_LENGTH
+    # Runs that have not reported an outcome, newest first, however far back they started
+    # (at most OPEN_RUNS_SHOWN), and how many more are open.
+    open_runs: list[Run] = field(default_factory=list)
+    more_open_runs: int = 0
 
     @property
     def last_run(self) -> Run | None:
         return self.recent[-1] if self.recent else None
-
-    @property
-    def open_runs(self) -> list[Run]:
-        """Runs among the recent ones that have not reported an outcome, newest first."""
-        return [run for run in reversed(self.recent) if run.status == "running"]
 
     @property
     def success_rate(self) -> int | None:
@@ -48,8 +51,42 @@ class JobSummary:
 
 def summaries(jobs: list[Job], per_job: int = STRIP_LENGTH) -> list[JobSummary]:
     """The Jobs page rows for one page of jobs, with their recent runs, in one query."""
-    recent = recent_runs([job.id for job in jobs], per_job)
-    return [JobSummary(job, recent.get(job.id, [])) for job in jobs]
+    job_ids = [job.id for job in jobs]
+    recent = recent_runs(job_ids, per_job)
+    shown = open_runs(job_ids)
+    more = _open_run_counts([job_id for job_id, runs in shown.items() if len(runs) > OPEN_RUNS_SHOWN])
+    return [JobSummary(job, recent.get(job.id, []), shown.get(job.id, [])[:OPEN_RUNS_SHOWN],
+                       max(more.get(job.id, 0) - OPEN_RUNS_SHOWN, 0)) for job in jobs]
+
+
+def open_runs(job_ids: list[int], per_job: int = OPEN_RUNS_SHOWN + 1) -> dict[int, list[Run]]:
+    """Up to `per_job` open runs of each job, newest first, as one UNION ALL of per-job reads of
+    the partial index ix_run_open_job_id_status_started_at: a run stuck open long ago is found
+    without reading the finished history around it."""
+    if not job_ids:
+        return {}
+    branches = [
+        sa.select(Run.id).where(Run.job_id == job_id, OPEN)
+        .order_by(Run.started_at.desc()).limit(per_job).subquery()
+        for job_id in job_ids
+    ]
+    wanted = sa.union_all(*[sa.select(branch.c.id) for branch in branches]).subquery()
+    runs = db.session.scalars(
+        sa.select(Run).where(Run.id.in_(sa.select(wanted.c.id))).order_by(Run.started_at.desc(), Run.id.desc())
+    ).all()
+    grouped: dict[int, list[Run]] = {}
+    for run in runs:
+        grouped.setdefault(run.job_id, []).append(run)
+    return grouped
+
+
+def _open_run_counts(job_ids: list[int]) -> dict[int, int]:
+    """How many runs of each job are open (only asked for jobs with more than the page shows)."""
+    if not job_ids:
+        return {}
+    rows = db.session.execute(sa.select(Run.job_id, sa.func.count()).where(
+        Run.job_id.in_(job_ids), OPEN).group_by(Run.job_id))
+    return {job_id: count for job_id, count in rows}
 
 
 def recent_runs(job_ids: list[int], per_job: int = STRIP_LENGTH) -> dict[int, list[Run]]:

@@ -17,12 +17,26 @@ from webapp.timeutil import isoformat, utcnow
 DEFAULT_CONSECUTIVE_COUNT = 3
 
 
+def finished_events(status: str) -> tuple[str, ...]:
+    """The events a run finishing with `status` can trigger (none while it is still running)."""
+    outcome_event = {"failed": "run_failed", "succeeded": "run_succeeded"}.get(status)
+    return (outcome_event, "run_slow", "consecutive_failures") if outcome_event else ()
+
+
 def on_run_finished(run: Run) -> list[int]:
     """Alerts for a run that just finished (also a late finish after a timeout); new delivery ids."""
-    outcome_event = {"failed": "run_failed", "succeeded": "run_succeeded"}.get(run.status)
-    if outcome_event is None:
+    events = finished_events(run.status)
+    return _raise_alerts(run, events) if events else []
+
+
+def rules_for_job(workspace_id: int, slug: str, events: tuple[str, ...]) -> list[Rule]:
+    """The workspace's active rules for `events` whose job filter matches `slug`, in id order,
+    in one query. Ingestion reads them before it writes the run, so a report no rule can
+    match writes nothing more (and on SQLite holds the write lock no longer than it must)."""
+    if not events:
         return []
-    return _raise_alerts(run, (outcome_event, "run_slow", "consecutive_failures"))
+    rules = active_rules((workspace_id,), events).get(workspace_id, [])
+    return [rule for rule in rules if rule.job_filter is None or fnmatch.fnmatchcase(slug, rule.job_filter)]
 
 
 def on_run_timed_out(run: Run) -> list[int]:
@@ -94,12 +108,15 @@ def format_duration(duration_ms: int | None) -> str | None:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+# Built once: every finished run reads its workspace's rules, and building costs more than running.
+_ACTIVE_RULES = (sa.select(Rule)
+                 .where(Rule.workspace_id == sa.bindparam("workspace_id"), Rule.is_active.is_(True),
+                        Rule.event.in_(sa.bindparam("events", expanding=True)))
+                 .order_by(Rule.id))
+
+
 def _raise_alerts(run: Run, events: tuple[str, ...]) -> list[int]:
-    rules = db.session.scalars(
-        sa.select(Rule)
-        .where(Rule.workspace_id == run.workspace_id, Rule.is_active.is_(True), Rule.event.in_(events))
-        .order_by(Rule.id)
-    ).all()
+    rules = db.session.scalars(_ACTIVE_RULES, {"workspace_id": run.workspace_id, "events": list(events)}).all()
     now = utcnow()
     delivery_ids: list[int] = []
     for rule in rules:
@@ -163,3 +180,34 @@ def _summary(rule: Rule, run: Run) -> dict:
                 "deadline_at": isoformat(run.deadline_at), "timed_out_at": isoformat(run.timed_out_at),
                 "duration_ms": run.duration_ms},
     }
+
+
+def active_rules(workspace_ids, events: tuple[str, ...]) -> dict[int, list[Rule]]:
+    """The active rules for `events` of each of these workspaces, in id order, in one query: a
+    caller raising alerts for a batch of runs (the deadline sweep) reads them once per batch."""
+    rules = db.session.scalars(
+        sa.select(Rule)
+        .where(Rule.workspace_id.in_(set(workspace_ids)), Rule.is_active.is_(True), Rule.event.in_(events))
+        .order_by(Rule.id)
+    ).all()
+    grouped: dict[int, list[Rule]] = {}
+    for rule in rules:
+        grouped.setdefault(rule.workspace_id, []).append(rule)
+    return grouped
+
+
+def raise_alerts_with(run: Run, rules: list[Rule]) -> list[int]:
+    """What `_raise_alerts` does, with rules from `active_rules`; new delivery ids. Rules of any
+    other workspace are ignored, so a caller's mix-up can never cross tenants."""
+    now = utcnow()
+    delivery_ids: list[int] = []
+    for rule in rules:
+        if rule.workspace_id != run.workspace_id:
+            continue
+        if rule.job_filter is not None and not fnmatch.fnmatchcase(run.job.slug, rule.job_filter):
+            continue
+        message = describe(rule, run)
+        if message is None:
+            continue
+        delivery_ids += _raise(rule, run, message, now)
+    return delivery_ids

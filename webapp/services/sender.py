@@ -111,31 +111,52 @@ def _request(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes, dict]:
     return body, headers
 
 
+def prepare(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes | None, dict | None, tuple[str, str] | None]:
+    """(body, headers, None) for this attempt, or (None, None, (outcome, error)) when the request
+    cannot be built. Reads the database (alert, run, workspace) and writes nothing."""
+    try:
+        body, headers = _request(delivery, endpoint)
+    except _NotSent as not_sent:
+        return None, None, (not_sent.outcome, not_sent.error)
+    return body, headers, None
+
+
+def post(url: str, timeout_seconds: int | None, body: bytes | None, headers: dict | None,
+         not_sent: tuple[str, str] | None, started: float) -> OutboundResult:
+    """Send what `prepare` built (touches no database); `started` is the attempt's monotonic start."""
+    if not_sent is not None:
+        outcome, error = not_sent
+        return OutboundResult(status=None, duration_ms=int(round((time.monotonic() - started) * 1000)),
+                              response_excerpt=None, error=error, outcome=outcome)
+    return outbound.post(url, body, headers, float(timeout_seconds or 10))
+
+
+def attempt_values(delivery, number: int, started_at, result: OutboundResult, body: bytes | None) -> dict:
+    """The `DeliveryAttempt` row of one attempt, as column values (signatures and secrets masked);
+    `delivery` is anything with the delivery's `id` and `workspace_id`."""
+    return {
+        "workspace_id": delivery.workspace_id,
+        "delivery_id": delivery.id,
+        "number": number,
+        "started_at": started_at,
+        "duration_ms": result.duration_ms,
+        "http_status": result.status,
+        "outcome": result.outcome,
+        "request_headers": masked(result.request_headers) if result.request_headers else None,
+        "request_body": body.decode("utf-8", errors="replace") if body is not None else None,
+        "response_excerpt": (result.response_excerpt or "")[:1024] or None,
+        "error": result.error[:1000] if result.error else None,
+    }
+
+
 def send_once(delivery: Delivery) -> AttemptResult:
     """Send one attempt now, whatever the endpoint's state (the engine decides that), and
     record it: a `DeliveryAttempt` row plus the delivery's attempt count and last result."""
     endpoint = delivery.endpoint or db.session.get(Endpoint, delivery.endpoint_id)
     started_at, started = utcnow(), time.monotonic()
-    body = None
-    try:
-        body, headers = _request(delivery, endpoint)
-        result = outbound.post(endpoint.url, body, headers, float(endpoint.timeout_seconds or 10))
-    except _NotSent as not_sent:
-        result = OutboundResult(status=None, duration_ms=int(round((time.monotonic() - started) * 1000)),
-                                response_excerpt=None, error=not_sent.error, outcome=not_sent.outcome)
-    attempt = DeliveryAttempt(
-        workspace_id=delivery.workspace_id,
-        delivery_id=delivery.id,
-        number=delivery.attempt_count + 1,
-        started_at=started_at,
-        duration_ms=result.duration_ms,
-        http_status=result.status,
-        outcome=result.outcome,
-        request_headers=masked(result.request_headers) if result.request_headers else None,
-        request_body=body.decode("utf-8", errors="replace") if body is not None else None,
-        response_excerpt=(result.response_excerpt or "")[:1024] or None,
-        error=result.error[:1000] if result.error else None,
-    )
+    body, headers, not_sent = prepare(delivery, endpoint)
+    result = post(endpoint.url, endpoint.timeout_seconds, body, headers, not_sent, started)
+    attempt = DeliveryAttempt(**attempt_values(delivery, delivery.attempt_count + 1, started_at, result, body))
     db.session.add(attempt)
     delivery.attempt_count = attempt.number
     delivery.last_http_status = result.status

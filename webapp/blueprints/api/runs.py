@@ -31,9 +31,10 @@ def report_run():
     data = json_body(ingest.REPORT_FIELDS)
     run, created, delivery_ids = ingest.report_run(
         current_workspace_id(), data, user_id=current_user_id(), client_ip=request.remote_addr)
+    body = run_json(run)  # before the commit, which would expire the run and cost a SELECT to read it back
     db.session.commit()
     _send_first_attempts(delivery_ids)
-    return jsonify(run_json(run)), 201 if created else 200
+    return jsonify(body), 201 if created else 200
 
 
 @bp.post("/runs/<run_id>/finish")

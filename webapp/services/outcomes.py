@@ -1,0 +1,141 @@
+"""Writing attempt outcomes with group commit: one short write transaction for several attempts.
+
+Each send thread hands its outcome (the delivery's new state, the attempt row, the endpoint's
+health) to `write` and waits. The first thread to arrive becomes the leader: it writes every
+outcome queued so far in one transaction — each delivery UPDATE still conditional on the
+lease being ours — commits once, and hands leadership on. On SQLite that means one trip
+through the write lock per batch instead of per attempt (no convoy of threads waiting for the
+lock and the GIL); on PostgreSQL one WAL flush per batch. A batch that fails is written again
+one outcome at a time, so one bad row never costs the others their outcome.
+"""
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from webapp.extensions import db
+from webapp.models import Delivery, DeliveryAttempt
+from webapp.services import claims, endpoint_health, metrics
+from webapp.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 64
+
+
+@dataclass(eq=False)
+class Outcome:
+    """One attempted (or refused) delivery's outcome, as plain values."""
+
+    delivery_id: int
+    endpoint_id: int
+    is_test: bool
+    lease_until: datetime
+    values: dict  # the delivery's new columns
+    attempt_row: dict | None = None  # the DeliveryAttempt row, when a request was attempted
+    succeeded: bool | None = None  # None: nothing attempted (no health change)
+    known_failing_since: datetime | None = None
+    disable_reason: str | None = None
+    status: str | None = None  # set when written: the new status, or None when the lease was lost
+    finished: bool = False
+    error: BaseException | None = field(default=None, repr=False)
+
+
+_changed = threading.Condition()
+_state: dict = {"pending": [], "leading": False}
+
+
+def _reset_after_fork() -> None:
+    global _changed
+    _changed = threading.Condition()
+    _state.update(pending=[], leading=False)
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def write(outcome: Outcome) -> str | None:
+    """Write `outcome` (in a batch with others) and commit; the new status, or None when the
+    lease was no longer ours (nothing written). Call inside an app context."""
+    with _changed:
+        _state["pending"].append(outcome)
+        _changed.wait_for(lambda: outcome.finished or not _state["leading"])
+        if not outcome.finished:
+            _state["leading"] = True
+    try:
+        while not outcome.finished:
+            with _changed:
+                batch = _state["pending"][:MAX_BATCH]
+                del _state["pending"][:MAX_BATCH]
+            _write_batch(batch)
+            with _changed:
+                _changed.notify_all()
+    finally:
+        with _changed:
+            if _state["leading"] and outcome.finished:
+                _state["leading"] = False
+                _changed.notify_all()
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.status
+
+
+_UPDATE = (sa.update(Delivery)
+           .where(Delivery.id == sa.bindparam("w_id"), Delivery.status == "sending",
+                  Delivery.lease_until == sa.bindparam("w_lease"))
+           .execution_options(synchronize_session=False))
+
+
+def _write_batch(batch: list[Outcome]) -> None:
+    try:
+        _write_together(batch)
+    except Exception as error:
+        if len(batch) == 1:
+            batch[0].error = error
+        else:
+            log.exception("writing %d outcomes together failed; writing them one by one", len(batch))
+            for outcome in batch:
+                try:
+                    _write_together([outcome])
+                except Exception as error:
+                    outcome.error = error
+    finally:
+        for outcome in batch:
+            outcome.finished = True
+    for outcome in batch:
+        if outcome.status in ("delivered", "dead"):
+            metrics.record_final_status(outcome.status)
+
+
+def _write_together(batch: list[Outcome]) -> None:
+    """One transaction: each delivery's conditional UPDATE, the winners' attempt rows and health."""
+    now = utcnow()
+    written: list[Outcome] = []
+    with claims.serialised_writes():
+        try:
+            for outcome in batch:
+                statement = _UPDATE.values(**outcome.values)
+                if db.session.execute(statement, {"w_id": outcome.delivery_id,
+                                                  "w_lease": outcome.lease_until}).rowcount:
+                    written.append(outcome)
+                else:
+                    log.warning("delivery %s: lease lost while attempting; outcome not recorded",
+                                outcome.delivery_id)
+            rows = [outcome.attempt_row for outcome in written if outcome.attempt_row is not None]
+            if rows:
+                db.session.execute(sa.insert(DeliveryAttempt), rows)
+            for outcome in written:
+                if outcome.disable_reason:
+                    endpoint_health.disable(outcome.endpoint_id, outcome.disable_reason, now)
+                elif outcome.succeeded is not None and not outcome.is_test:
+                    endpoint_health.record_attempt(outcome.endpoint_id, outcome.succeeded, now,
+                                                   known_failing_since=outcome.known_failing_since)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+    for outcome in batch:
+        outcome.status = outcome.values["status"] if outcome in written else None
