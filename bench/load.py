@@ -35,7 +35,8 @@ class ApiClient:
                 self.connection.request("POST", "/api/v1/runs", body=body, headers=self.headers)
                 response = self.connection.getresponse()
                 return response.status, response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            except (OSError, http.client.HTTPException):
+                # close() lets the next request reconnect (else http.client raises CannotSendRequest)
                 self.connection.close()
                 if tries:
                     raise
@@ -62,7 +63,7 @@ def _ingest_client(number: int, port: int, api_key: str, start_at: float, second
                 report.update(status="succeeded", duration_ms=1200)
             try:
                 status, body = client.post_run(report)
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:
                 status, body = 0, str(error).encode()
             if time.time() > stop_at:
                 break

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import ApiClient
-from webapp.models import AuditEvent, Job, Run
+from webapp.models import AuditEvent, Job, Rule, Run
 from webapp.services import accounts, ingest, matcher
 from webapp.timeutil import isoformat, utcnow
 
@@ -210,6 +210,11 @@ def test_list_jobs_shows_last_run_status(api, intruder_api):
 
 
 def test_matcher_exception_still_stores_the_run_and_logs(api, db, monkeypatch, caplog):
+    # A rule the failed run can match: without one ingestion never consults the matcher.
+    db.session.add(Rule(workspace_id=api.get("/me").json["workspace"]["id"], event="run_failed",
+                        name="failures", cooldown_seconds=0))
+    db.session.commit()
+
     def broken(run):
         raise RuntimeError("matcher exploded")
 

@@ -115,7 +115,8 @@ def api_key_from_token(token: str) -> ApiKeyIdentity | None:
     """The live key for a bearer token, read with one light query on every API request. Marks
     it used at most once a minute: the UPDATE (conditional, so concurrent requests write it
     once) and its commit happen only when the stored time is older than that."""
-    row = db.session.execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_api_key(token)}).one_or_none()
+    # On the session's connection: a Core row needs none of the ORM's per-statement work.
+    row = db.session.connection().execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_api_key(token)}).one_or_none()
     if row is None:
         return None
     now = utcnow()

@@ -67,10 +67,17 @@ def encrypt(text: str) -> str:
     return _fernet().encrypt(text.encode("utf-8")).decode("ascii")
 
 
+@functools.lru_cache(maxsize=1024)
+def _decrypted(fernet: MultiFernet, token: str) -> str:
+    """Per key set (the cached MultiFernet) and token: a token never changes its clear text, and
+    the delivery engine decrypts the same endpoint secrets on every send (HMAC + AES each time)."""
+    return fernet.decrypt(token.encode("ascii")).decode("utf-8")
+
+
 def decrypt(token: str) -> str:
     """The clear text of a token made by `encrypt` with any configured key."""
     try:
-        return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
+        return _decrypted(_fernet(), token)
     except (InvalidToken, UnicodeError) as error:
         raise DecryptionError(
             "cannot decrypt a stored secret: the key that encrypted it is not in TOCSIN_ENCRYPTION_KEY"

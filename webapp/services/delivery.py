@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
-from webapp.models import Alert, Delivery, Endpoint, Rule
+from webapp.models import Alert, Delivery, Endpoint, Rule, Workspace
 from webapp.services import claims, metrics, outcomes
 from webapp.services.backoff import backoff_seconds
 from webapp.services.claims import claim_due, claim_one, has_due, release  # noqa: F401  (public API)
@@ -68,14 +68,23 @@ class _Sent:
     last_error: str | None = None  # set when sending raised inside Tocsin
 
 
-def _load(delivery_id: int) -> Delivery | None:
+# Built once (the id is a bound parameter): building the statement and its cache key per
+# attempt cost more CPU than running it. The workspace comes along so the payload's
+# `session.get(Workspace, …)` is answered from the identity map instead of another query.
+_LOAD = (sa.select(Delivery, Workspace).join(Workspace, Workspace.id == Delivery.workspace_id)
+         .where(Delivery.id == sa.bindparam("delivery_id"))
+         .options(joinedload(Delivery.endpoint),
+                  joinedload(Delivery.alert).options(joinedload(Alert.run),
+                                                     joinedload(Alert.rule).lazyload(Rule.endpoints)))
+         .execution_options(populate_existing=True))
+
+
+def _load(delivery_id: int) -> tuple[Delivery, Workspace] | tuple[None, None]:
     """The delivery with everything the request needs, in one query (the rule's endpoint list,
-    loaded eagerly elsewhere, is not needed here)."""
-    return db.session.scalar(
-        sa.select(Delivery).where(Delivery.id == delivery_id)
-        .options(joinedload(Delivery.endpoint),
-                 joinedload(Delivery.alert).options(joinedload(Alert.run), joinedload(Alert.rule).lazyload(Rule.endpoints)))
-        .execution_options(populate_existing=True))
+    loaded eagerly elsewhere, is not needed here), and its workspace: the caller holds on to it,
+    since the session's identity map keeps only weak references."""
+    row = db.session.execute(_LOAD, {"delivery_id": delivery_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _lease_left_for(delivery: Delivery, lease_until: datetime, now: datetime) -> bool:
@@ -91,7 +100,7 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
     Returns None when the lease is no longer ours (nothing written, nothing sent if we found out
     before sending). Commits. Never sends to a deleted or disabled endpoint.
     """
-    delivery = _load(delivery_id)
+    delivery, _workspace = _load(delivery_id)
     if delivery is None or delivery.status != "sending" or delivery.lease_until != lease_until:
         db.session.rollback()
         return None

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from webapp.errors import ApiError
 from webapp.extensions import db
@@ -53,15 +54,19 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     status = clean.get("status", "running")
     duration_ms = clean.get("duration_ms")
     started_at = now - timedelta(milliseconds=duration_ms) if duration_ms else now
-    run = Run(workspace_id=workspace_id, job=job, external_id=external_id, status=status,
+    run = Run(workspace_id=workspace_id, job_id=job.id, external_id=external_id, status=status,
               started_at=started_at, deadline_at=_deadline(clean, job, started_at),
-              message=clean.get("message"), run_metadata=clean.get("metadata"), created_at=now)
+              message=clean.get("message"), run_metadata=clean.get("metadata"), created_at=now,
+              finished_at=None, duration_ms=None, timed_out_at=None)  # every column set: none reloads
     if status in FINISHED_STATUSES:
         run.finished_at = now
         run.duration_ms = duration_ms if duration_ms is not None else 0
+    # Read before writing: most finished runs match no rule, and then the matcher's savepoint
+    # (and on SQLite a longer hold of the write lock) is skipped altogether.
+    has_rules = matcher.any_rule_for_job(workspace_id, job.slug, matcher.finished_events(status))
     if (existing := _insert_run(run, job, in_savepoint=job_created)) is not None:
         return existing, False, []
-    delivery_ids = _match(matcher.on_run_finished, run) if status in FINISHED_STATUSES else []
+    delivery_ids = _match(matcher.on_run_finished, run) if has_rules else []
     metrics.record_run_ingested("report")
     return run, True, delivery_ids
 
@@ -101,18 +106,20 @@ def _match(hook, run: Run) -> list[int]:
 
 
 def _insert_run(run: Run, job: Job, *, in_savepoint: bool) -> Run | None:
-    """Flush the new run; if a concurrent retry stored `(job, external_id)` first, that run.
+    """Insert the new run with one Core INSERT (no unit of work: a quarter of a report's CPU),
+    then put `run` in the session as if loaded; if a concurrent retry stored
+    `(job, external_id)` first, that run.
 
     Without a savepoint a collision rolls the whole transaction back, which is safe only when
     it holds no other write: true unless this report created the job (the view's transaction is
     fresh; `last_used_at` is committed apart). Every other report saves the savepoint's cost."""
+    values = {column.key: getattr(run, attribute) for attribute, column in _RUN_COLUMNS}
     try:
         if in_savepoint:
             with db.session.begin_nested():
-                db.session.add(run)
+                result = db.session.execute(_INSERT_RUN, values)
         else:
-            db.session.add(run)
-            db.session.flush()
+            result = db.session.execute(_INSERT_RUN, values)
     except IntegrityError:
         if not in_savepoint:
             db.session.rollback()
@@ -120,7 +127,16 @@ def _insert_run(run: Run, job: Job, *, in_savepoint: bool) -> Run | None:
         if existing is None:
             raise
         return existing
+    run.id = result.inserted_primary_key[0]
+    run.job = job
+    make_transient_to_detached(run)  # persistent as loaded, without a SELECT
+    db.session.add(run)
     return None
+
+
+_INSERT_RUN = Run.__table__.insert()
+_RUN_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in sa.inspect(Run).column_attrs
+                if attribute.key != "id"]
 
 
 def _job_and_run_id(workspace_id: int, slug: str, external_id: str | None) -> tuple[Job | None, int | None]:

@@ -29,14 +29,15 @@ def on_run_finished(run: Run) -> list[int]:
     return _raise_alerts(run, events) if events else []
 
 
-def rules_for_job(workspace_id: int, slug: str, events: tuple[str, ...]) -> list[Rule]:
-    """The workspace's active rules for `events` whose job filter matches `slug`, in id order,
-    in one query. Ingestion reads them before it writes the run, so a report no rule can
-    match writes nothing more (and on SQLite holds the write lock no longer than it must)."""
+def any_rule_for_job(workspace_id: int, slug: str, events: tuple[str, ...]) -> bool:
+    """Whether any of the workspace's active rules for `events` has a job filter matching
+    `slug`, read with one light Core query. Ingestion asks before it writes the run, so a
+    report no rule can match skips the matcher (and its savepoint) altogether."""
     if not events:
-        return []
-    rules = active_rules((workspace_id,), events).get(workspace_id, [])
-    return [rule for rule in rules if rule.job_filter is None or fnmatch.fnmatchcase(slug, rule.job_filter)]
+        return False
+    job_filters = db.session.connection().execute(
+        _ACTIVE_RULE_FILTERS, {"workspace_id": workspace_id, "events": list(events)}).scalars()
+    return any(job_filter is None or fnmatch.fnmatchcase(slug, job_filter) for job_filter in job_filters)
 
 
 def on_run_timed_out(run: Run) -> list[int]:
@@ -113,6 +114,9 @@ _ACTIVE_RULES = (sa.select(Rule)
                  .where(Rule.workspace_id == sa.bindparam("workspace_id"), Rule.is_active.is_(True),
                         Rule.event.in_(sa.bindparam("events", expanding=True)))
                  .order_by(Rule.id))
+_ACTIVE_RULE_FILTERS = (sa.select(Rule.job_filter)
+                        .where(Rule.workspace_id == sa.bindparam("workspace_id"), Rule.is_active.is_(True),
+                               Rule.event.in_(sa.bindparam("events", expanding=True))))
 
 
 def _raise_alerts(run: Run, events: tuple[str, ...]) -> list[int]:

@@ -83,10 +83,22 @@ def write(outcome: Outcome) -> str | None:
     return outcome.status
 
 
-_UPDATE = (sa.update(Delivery)
-           .where(Delivery.id == sa.bindparam("w_id"), Delivery.status == "sending",
-                  Delivery.lease_until == sa.bindparam("w_lease"))
-           .execution_options(synchronize_session=False))
+# Core statements built once per set of columns (a handful: pending, delivered, dead, nothing
+# attempted), every value a bound parameter, so no statement or cache key is built per outcome.
+_DELIVERY = Delivery.__table__
+_INSERT_ATTEMPTS = DeliveryAttempt.__table__.insert()
+_updates: dict[tuple[str, ...], sa.Update] = {}
+
+
+def _update_for(columns: tuple[str, ...]) -> sa.Update:
+    statement = _updates.get(columns)
+    if statement is None:
+        statement = (sa.update(_DELIVERY)
+                     .where(_DELIVERY.c.id == sa.bindparam("w_id"), _DELIVERY.c.status == "sending",
+                            _DELIVERY.c.lease_until == sa.bindparam("w_lease", type_=_DELIVERY.c.lease_until.type))
+                     .values({name: sa.bindparam(f"v_{name}", type_=_DELIVERY.c[name].type) for name in columns}))
+        _updates[columns] = statement
+    return statement
 
 
 def _write_batch(batch: list[Outcome]) -> None:
@@ -117,16 +129,17 @@ def _write_together(batch: list[Outcome]) -> None:
     with claims.serialised_writes():
         try:
             for outcome in batch:
-                statement = _UPDATE.values(**outcome.values)
-                if db.session.execute(statement, {"w_id": outcome.delivery_id,
-                                                  "w_lease": outcome.lease_until}).rowcount:
+                columns = tuple(sorted(outcome.values))
+                parameters = {f"v_{name}": outcome.values[name] for name in columns}
+                parameters.update(w_id=outcome.delivery_id, w_lease=outcome.lease_until)
+                if db.session.execute(_update_for(columns), parameters).rowcount:
                     written.append(outcome)
                 else:
                     log.warning("delivery %s: lease lost while attempting; outcome not recorded",
                                 outcome.delivery_id)
             rows = [outcome.attempt_row for outcome in written if outcome.attempt_row is not None]
             if rows:
-                db.session.execute(sa.insert(DeliveryAttempt), rows)
+                db.session.execute(_INSERT_ATTEMPTS, rows)
             for outcome in written:
                 if outcome.disable_reason:
                     endpoint_health.disable(outcome.endpoint_id, outcome.disable_reason, now)

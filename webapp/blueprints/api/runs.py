@@ -10,6 +10,7 @@ from webapp.extensions import db
 from webapp.models import RUN_STATUSES, Job, Run
 from webapp.services import ingest
 from webapp.services import jobs as jobs_service
+from webapp.services.claims import serialised_writes
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 
@@ -29,10 +30,11 @@ def run_json(run: Run) -> dict:
 @bp.post("/runs")
 def report_run():
     data = json_body(ingest.REPORT_FIELDS)
-    run, created, delivery_ids = ingest.report_run(
-        current_workspace_id(), data, user_id=current_user_id(), client_ip=request.remote_addr)
-    body = run_json(run)  # before the commit, which would expire the run and cost a SELECT to read it back
-    db.session.commit()
+    with serialised_writes():  # on SQLite this process's threads queue here, not in the busy handler
+        run, created, delivery_ids = ingest.report_run(
+            current_workspace_id(), data, user_id=current_user_id(), client_ip=request.remote_addr)
+        body = run_json(run)  # before the commit, which would expire the run and cost a SELECT to read it back
+        db.session.commit()
     _send_first_attempts(delivery_ids)
     return jsonify(body), 201 if created else 200
 
@@ -40,8 +42,10 @@ def report_run():
 @bp.post("/runs/<run_id>/finish")
 def finish_run(run_id):
     run = get_or_404(Run, run_id)
-    delivery_ids = ingest.finish_run(run, json_body(ingest.FINISH_FIELDS))
-    db.session.commit()
+    data = json_body(ingest.FINISH_FIELDS)
+    with serialised_writes():
+        delivery_ids = ingest.finish_run(run, data)
+        db.session.commit()
     _send_first_attempts(delivery_ids)
     return jsonify(run_json(run))
 
