@@ -28,8 +28,13 @@ def create_app(config_overrides: dict | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    if not app.logger.handlers or app.config.get("TOCSIN_ENV") != "testing":
+    """One handler, on the root logger: the app's logger is named `webapp` like the package, so
+    Flask's own default handler would print every `webapp.*` record a second time."""
+    from flask.logging import default_handler
+
+    if app.config.get("TOCSIN_ENV") != "testing":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        app.logger.removeHandler(default_handler)
 
 
 def register_extensions(app: Flask) -> None:

@@ -35,8 +35,8 @@ def heartbeat(app: Flask) -> None:
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
-    # APScheduler logs every run at INFO (every 2 s): keep its warnings and errors only.
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO (every 2 s): keep its warnings and errors only.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     config = app.config
     scheduler.add_job(_in_app_context(app, heartbeat), "interval", seconds=config["TOCSIN_HEARTBEAT_INTERVAL"],
