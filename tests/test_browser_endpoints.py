@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import PASSWORD
+from tests.support.browser import sign_up_in_browser
 
 
 @pytest.fixture
@@ -17,12 +17,7 @@ def app_config():
 
 def test_create_an_endpoint_and_send_a_test_alert_that_arrives_signed(live_server, page, receiver):
     receiver.respond(200, body='{"received": "yes, thanks"}')
-    page.goto(live_server.url + "/signup")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    sign_up_in_browser(page, live_server.url)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Endpoints").click()
     expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.support.browser import sign_up_in_browser
 from tests.support.engine_factories import make_delivery, make_endpoint
 from webapp.models import Delivery, User, Workspace
 from webapp.services import dispatch, engine_jobs
@@ -15,15 +15,6 @@ from webapp.timeutil import utcnow
 @pytest.fixture
 def app_config():
     return {"WTF_CSRF_ENABLED": True}
-
-
-def sign_up(page, live_server) -> None:
-    page.goto(live_server.url + "/signup")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
 def run_retry_job(app, db) -> None:
@@ -36,7 +27,7 @@ def run_retry_job(app, db) -> None:
 
 def test_delivery_moves_from_retrying_to_delivered_and_its_page_shows_both_attempts(app, db, live_server, page,
                                                                                     receiver):
-    sign_up(page, live_server)
+    sign_up_in_browser(page, live_server.url)
     workspace = db.session.get(Workspace, db.session.scalar(sa.select(User)).workspace_id)
     endpoint, _ = make_endpoint(workspace, receiver.url(), name="Ops receiver")
     delivery = make_delivery(endpoint)

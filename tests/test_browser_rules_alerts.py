@@ -8,22 +8,13 @@ import requests
 from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
-from tests.conftest import PASSWORD
+from tests.support.browser import sign_up_in_browser
 from webapp.services import dispatch
 
 
 @pytest.fixture
 def app_config():
     return {"WTF_CSRF_ENABLED": True}
-
-
-def sign_up(page, base_url):
-    page.goto(base_url + "/signup")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
 def create_api_key(page) -> str:
@@ -46,7 +37,7 @@ def create_endpoint(page, url) -> str:
 
 
 def test_rule_form_shows_only_the_parameter_the_chosen_event_needs(live_server, page):
-    sign_up(page, live_server.url)
+    sign_up_in_browser(page, live_server.url)
     page.goto(live_server.url + "/settings/alerts/rules/new")
     threshold, streak = page.get_by_label("Slower than (seconds)"), page.get_by_label("Failures in a row")
     event = page.get_by_label("When")
@@ -68,7 +59,7 @@ def test_rule_form_shows_only_the_parameter_the_chosen_event_needs(live_server, 
 
 def test_failed_run_reported_through_the_api_shows_as_a_delivered_alert_and_is_acknowledged(
         live_server, page, receiver):
-    sign_up(page, live_server.url)
+    sign_up_in_browser(page, live_server.url)
     key = create_api_key(page)
     secret = create_endpoint(page, receiver.url("/tocsin"))
 

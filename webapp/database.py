@@ -1,6 +1,12 @@
 """Engine set-up: SQLite pragmas (WAL, busy timeout, foreign keys) applied on every connection."""
+import os
+import threading
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from webapp.extensions import db
 
 
 def _set_sqlite_pragmas(dbapi_connection, _record):
@@ -40,3 +46,26 @@ def render_migration_item(type_, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+_write_lock = threading.Lock()
+
+
+def _reset_write_lock_after_fork() -> None:
+    global _write_lock
+    _write_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_write_lock_after_fork)
+
+
+@contextmanager
+def serialised_writes():
+    """On SQLite, one write transaction at a time per process: threads queue on a lock instead
+    of sleeping in SQLite's busy handler (other processes still meet the busy timeout).
+    Nothing on PostgreSQL, whose row locks let writers run side by side."""
+    if is_postgresql(db.engine):
+        yield
+        return
+    with _write_lock:
+        yield

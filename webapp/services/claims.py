@@ -6,16 +6,13 @@ expired because the process sending them died — to `sending` with a fresh leas
 enforces the per-endpoint limits (TOCSIN_ENDPOINT_CONCURRENCY in flight, TOCSIN_ENDPOINT_RATE
 attempts started per second): the excess simply stays `pending` for a later claim.
 """
-import os
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
-from webapp.database import is_postgresql
+from webapp.database import is_postgresql, serialised_writes
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt
 from webapp.models.endpoints import Endpoint
@@ -134,29 +131,6 @@ def _candidates(now: datetime, limit: int, only_id: int | None, window: int | No
             .where(ranked.c.position <= slots.c.by_concurrency, ranked.c.position <= slots.c.by_rate)
             .order_by(ranked.c.position, ranked.c.next_attempt_at, ranked.c.id)
             .limit(limit))
-
-
-_write_lock = threading.Lock()
-
-
-def _reset_after_fork() -> None:
-    global _write_lock
-    _write_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-@contextmanager
-def serialised_writes():
-    """On SQLite, one write transaction at a time per process: the send threads queue on a lock
-    instead of sleeping in SQLite's busy handler (other processes still meet the busy timeout).
-    Nothing on PostgreSQL, whose row locks let writers run side by side."""
-    if is_postgresql(db.engine):
-        yield
-        return
-    with _write_lock:
-        yield
 
 
 def _claim(limit: int, only_id: int | None = None) -> list[Claim]:

@@ -121,16 +121,7 @@ _ACTIVE_RULE_FILTERS = (sa.select(Rule.job_filter)
 
 def _raise_alerts(run: Run, events: tuple[str, ...]) -> list[int]:
     rules = db.session.scalars(_ACTIVE_RULES, {"workspace_id": run.workspace_id, "events": list(events)}).all()
-    now = utcnow()
-    delivery_ids: list[int] = []
-    for rule in rules:
-        if rule.job_filter is not None and not fnmatch.fnmatchcase(run.job.slug, rule.job_filter):
-            continue
-        message = describe(rule, run)
-        if message is None:
-            continue
-        delivery_ids += _raise(rule, run, message, now)
-    return delivery_ids
+    return raise_alerts_with(run, rules)
 
 
 def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
@@ -201,7 +192,7 @@ def active_rules(workspace_ids, events: tuple[str, ...]) -> dict[int, list[Rule]
 
 
 def raise_alerts_with(run: Run, rules: list[Rule]) -> list[int]:
-    """What `_raise_alerts` does, with rules from `active_rules`; new delivery ids. Rules of any
+    """Raise the alerts these rules (e.g. from `active_rules`) call for; new delivery ids. Rules of any
     other workspace are ignored, so a caller's mix-up can never cross tenants."""
     now = utcnow()
     delivery_ids: list[int] = []

@@ -16,9 +16,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from webapp.database import serialised_writes
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt
-from webapp.services import claims, endpoint_health, metrics
+from webapp.services import endpoint_health, metrics
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def _write_together(batch: list[Outcome]) -> None:
     """One transaction: each delivery's conditional UPDATE, the winners' attempt rows and health."""
     now = utcnow()
     written: list[Outcome] = []
-    with claims.serialised_writes():
+    with serialised_writes():
         try:
             for outcome in batch:
                 columns = tuple(sorted(outcome.values))

@@ -5,12 +5,12 @@ from flask import current_app, jsonify, request
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.validation import json_body, page_limit
+from webapp.database import serialised_writes
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import RUN_STATUSES, Job, Run
 from webapp.services import ingest
 from webapp.services import jobs as jobs_service
-from webapp.services.claims import serialised_writes
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 
