@@ -22,6 +22,9 @@ workers = int(os.environ.get("GUNICORN_WORKERS") or 2)
 # GIL), and fewer threads contend less for SQLite's write lock.
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 accesslog = "-"
+# The default access line, built cheaply (see webapp/access_log.py); imported in the master, which
+# must not import prometheus_client before on_starting (tests/test_access_log.py checks).
+logger_class = "webapp.access_log.AccessLogger"
 graceful_timeout = 30
 # gunicorn 27 opens a control socket at ~/.gunicorn/gunicorn.ctl: several servers on one host
 # (hosts sharing a home directory, the benchmark, the tests) would fight over that one path.

@@ -4,7 +4,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from webapp.models import Alert, Delivery, Endpoint, Rule, Workspace
+from webapp.models import Alert, Delivery, Endpoint, Rule, Run, Workspace
 from webapp.services import ingest, matcher
 from webapp.services.crypto import encrypt
 from webapp.services.signing import generate_secret
@@ -37,10 +37,11 @@ def make_rule(db, workspace, event="run_failed", endpoints=(), **fields):
 
 
 def report(db, workspace, job="nightly-report", status="failed", **fields):
-    """A one-shot run report through the ingestion service; returns (run, new delivery ids)."""
-    run, _created, delivery_ids = ingest.report_run(workspace.id, {"job": job, "status": status, **fields})
+    """A one-shot run report through the ingestion service; returns (run, new delivery ids), the
+    run read back as stored (a run no rule matched is never added to the session)."""
+    reported = ingest.report_run(workspace.id, {"job": job, "status": status, **fields})
     db.session.commit()
-    return run, delivery_ids
+    return db.session.get(Run, reported.run.id), reported.delivery_ids
 
 
 def alerts_of(db, rule):

@@ -22,3 +22,47 @@ def test_datetimes_come_back_utc_aware(db):
 
 def test_signup_and_api_key_work_on_this_backend(api):
     assert api.get("/me").status_code == 200
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_unnoticed(app, api, db, monkeypatch):
+    """A restarted or failed-over server drops pooled connections while they sit idle: the
+    next request after the pause still succeeds, on a new connection."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite file has no server to lose")
+    from webapp import database
+
+    assert api.get("/me").status_code == 200
+    db.session.remove()  # the request's connection goes back to the pool, idle
+    with db.engine.connect() as connection:
+        backend_pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == backend_pid  # pooled
+    killer = sa.create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as connection:
+            assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({backend_pid})").scalar()
+    finally:
+        killer.dispose()
+    monkeypatch.setattr(database, "IDLE_SECONDS_BEFORE_PING", 0.0)  # "idle for long enough"
+
+    response = api.get("/me")
+
+    assert response.status_code == 200
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != backend_pid
+
+
+def test_a_busy_pooled_connection_is_not_pinged_before_each_use(app, db):
+    """One round trip fewer per request: only a connection idle for a while is pinged."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite connections are never pinged")
+    pings = []
+    original = db.engine.dialect.do_ping
+    db.engine.dialect.do_ping = lambda connection: pings.append(1) or original(connection)
+    try:
+        for _ in range(3):
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+    finally:
+        db.engine.dialect.do_ping = original
+    assert pings == []

@@ -5,6 +5,7 @@ from flask import Flask
 
 from webapp.config import PROJECT_ROOT, load_config
 from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.sessions import CookieSessionOutsideApi
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     )
     app.config.update(load_config())
     app.config.update(config_overrides or {})
+    app.session_interface = CookieSessionOutsideApi()
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)

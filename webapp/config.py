@@ -90,8 +90,6 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_DISABLE_AFTER_HOURS": _float("TOCSIN_DISABLE_AFTER_HOURS", 72.0),
         "TOCSIN_LEASE_MARGIN": _float("TOCSIN_LEASE_MARGIN", 15.0),
         "TOCSIN_METRICS_TOKEN": os.environ.get("TOCSIN_METRICS_TOKEN", ""),
-        # A ping per checkout guards against a restarted database server; a SQLite file has none.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

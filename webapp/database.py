@@ -1,6 +1,7 @@
 """Engine set-up: SQLite pragmas (WAL, busy timeout, foreign keys) applied on every connection."""
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -28,11 +29,43 @@ def _begin_before_sqlite_savepoint(connection, _name):
         dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
+# A pooled connection idle for longer than this is pinged before use (see _ping_if_idle).
+IDLE_SECONDS_BEFORE_PING = 10.0
+
+
+def _note_checkin(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect):
+    """A pool checkout listener that pings a connection only after it sat idle: a restarted or
+    failed-over database server drops connections while they wait in the pool, not while they
+    are busy. SQLAlchemy's pool_pre_ping pings on every checkout, one more round trip on every
+    request and every delivery attempt (a sixth of a run report's time on PostgreSQL). Raising
+    DisconnectionError makes the pool replace the connection and try again (up to three times).
+    A server lost between two busy requests still fails one statement; SQLAlchemy then
+    invalidates the pool's older connections, so the next checkouts connect afresh."""
+    def listener(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_SECONDS_BEFORE_PING:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            raise sa.exc.DisconnectionError(f"a pooled connection was dead after {time.monotonic() - idle_since:.0f} s "
+                                            f"idle: {error}") from error
+    return listener
+
+
 def configure_engine(engine: Engine) -> None:
     """Apply per-dialect settings once per engine."""
-    if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "connect", _set_sqlite_pragmas):
-        sa.event.listen(engine, "connect", _set_sqlite_pragmas)
-        sa.event.listen(engine, "savepoint", _begin_before_sqlite_savepoint)
+    if engine.dialect.name == "sqlite":
+        if not sa.event.contains(engine, "connect", _set_sqlite_pragmas):
+            sa.event.listen(engine, "connect", _set_sqlite_pragmas)
+            sa.event.listen(engine, "savepoint", _begin_before_sqlite_savepoint)
+    elif not sa.event.contains(engine.pool, "checkin", _note_checkin):
+        sa.event.listen(engine.pool, "checkin", _note_checkin)
+        sa.event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
 
 
 def is_postgresql(engine: Engine) -> bool:

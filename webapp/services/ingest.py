@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -37,15 +38,32 @@ MAX_METADATA_BYTES = 8 * 1024
 MAX_EXTERNAL_ID_CHARS = 200
 
 
+class JobRef(NamedTuple):
+    """What a run report needs of its job, read as a plain row (no ORM object per report)."""
+    id: int
+    slug: str
+    default_deadline_seconds: int | None
+
+
+class Reported(NamedTuple):
+    """A run report's result: `created` is False when the same `(job, external_id)` was reported
+    before (`run` is then that stored run). A new run no rule can match is never added to the
+    session (the ORM's bookkeeping for it would be a fifth of a report's CPU): read its columns
+    and `job_slug`, not its relationships."""
+    run: Run
+    created: bool
+    delivery_ids: list[int]
+    job_slug: str
+
+
 def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
-               client_ip: str | None = None) -> tuple[Run, bool, list[int]]:
-    """Store a reported run (creating its job on first report); `created` is False when the
-    same `(job, external_id)` was reported before, in which case that run is returned as is."""
+               client_ip: str | None = None) -> Reported:
+    """Store a reported run, creating its job on first report, and raise its alerts."""
     clean = _validate_report(data)
     external_id = clean.get("external_id")
     job, existing_id = _job_and_run_id(workspace_id, clean["job"], external_id)
     if existing_id is not None:
-        return db.session.get(Run, existing_id), False, []
+        return Reported(db.session.get(Run, existing_id), False, [], job.slug)
     job_created = job is None
     if job_created:
         job = _create_job(workspace_id, clean["job"], user_id, client_ip)
@@ -64,11 +82,16 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     # Read before writing: most finished runs match no rule, and then the matcher's savepoint
     # (and on SQLite a longer hold of the write lock) is skipped altogether.
     has_rules = matcher.any_rule_for_job(workspace_id, job.slug, matcher.finished_events(status))
-    if (existing := _insert_run(run, job, in_savepoint=job_created)) is not None:
-        return existing, False, []
-    delivery_ids = _match(matcher.on_run_finished, run) if has_rules else []
+    if (existing := _insert_run(run, job.id, in_savepoint=job_created)) is not None:
+        return Reported(existing, False, [], job.slug)
+    delivery_ids = []
+    if has_rules:
+        run.job = db.session.get(Job, job.id)  # from the identity map when this report created it
+        make_transient_to_detached(run)  # persistent as loaded, without a SELECT
+        db.session.add(run)
+        delivery_ids = _match(matcher.on_run_finished, run)
     metrics.record_run_ingested("report")
-    return run, True, delivery_ids
+    return Reported(run, True, delivery_ids, job.slug)
 
 
 def finish_run(run: Run, data: dict) -> list[int]:
@@ -105,10 +128,9 @@ def _match(hook, run: Run) -> list[int]:
         return []
 
 
-def _insert_run(run: Run, job: Job, *, in_savepoint: bool) -> Run | None:
-    """Insert the new run with one Core INSERT (no unit of work: a quarter of a report's CPU),
-    then put `run` in the session as if loaded; if a concurrent retry stored
-    `(job, external_id)` first, that run.
+def _insert_run(run: Run, job_id: int, *, in_savepoint: bool) -> Run | None:
+    """Insert the new run with one Core INSERT (no unit of work: a quarter of a report's CPU)
+    and set its id; if a concurrent retry stored `(job, external_id)` first, that run.
 
     Without a savepoint a collision rolls the whole transaction back, which is safe only when
     it holds no other write: true unless this report created the job (the view's transaction is
@@ -117,20 +139,17 @@ def _insert_run(run: Run, job: Job, *, in_savepoint: bool) -> Run | None:
     try:
         if in_savepoint:
             with db.session.begin_nested():
-                result = db.session.execute(_INSERT_RUN, values)
+                result = db.session.connection().execute(_INSERT_RUN, values)
         else:
-            result = db.session.execute(_INSERT_RUN, values)
+            result = db.session.connection().execute(_INSERT_RUN, values)
     except IntegrityError:
         if not in_savepoint:
             db.session.rollback()
-        existing = _run_by_external_id(job.id, run.external_id) if run.external_id is not None else None
+        existing = _run_by_external_id(job_id, run.external_id) if run.external_id is not None else None
         if existing is None:
             raise
         return existing
     run.id = result.inserted_primary_key[0]
-    run.job = job
-    make_transient_to_detached(run)  # persistent as loaded, without a SELECT
-    db.session.add(run)
     return None
 
 
@@ -139,26 +158,27 @@ _RUN_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in sa.inspec
                 if attribute.key != "id"]
 
 
-def _job_and_run_id(workspace_id: int, slug: str, external_id: str | None) -> tuple[Job | None, int | None]:
+def _job_and_run_id(workspace_id: int, slug: str, external_id: str | None) -> tuple[JobRef | None, int | None]:
     """The job by slug and, when an external id is given, the id of its run reported with it,
     in one query: every report reads both before writing."""
     if external_id is None:
         return _job_by_slug(workspace_id, slug), None
-    row = db.session.execute(_JOB_AND_RUN_ID, {"workspace_id": workspace_id, "slug": slug,
-                                               "external_id": external_id}).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+    row = db.session.connection().execute(_JOB_AND_RUN_ID, {"workspace_id": workspace_id, "slug": slug,
+                                                            "external_id": external_id}).first()
+    return (JobRef(row.id, row.slug, row.default_deadline_seconds), row.run_id) if row is not None else (None, None)
 
 
 # Built once (each report runs one of them): building a statement costs more than running it.
-_JOB_BY_SLUG = sa.select(Job).where(Job.workspace_id == sa.bindparam("workspace_id"),
-                                    Job.slug == sa.bindparam("slug"))
+_JOB_COLUMNS = (Job.id, Job.slug, Job.default_deadline_seconds)
+_JOB_BY_SLUG = sa.select(*_JOB_COLUMNS).where(Job.workspace_id == sa.bindparam("workspace_id"),
+                                              Job.slug == sa.bindparam("slug"))
 _JOB_AND_RUN_ID = (
-    sa.select(Job, Run.id)
+    sa.select(*_JOB_COLUMNS, Run.id.label("run_id"))
     .outerjoin(Run, sa.and_(Run.job_id == Job.id, Run.external_id == sa.bindparam("external_id")))
     .where(Job.workspace_id == sa.bindparam("workspace_id"), Job.slug == sa.bindparam("slug")))
 
 
-def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: str | None) -> Job:
+def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: str | None) -> JobRef:
     """The job of a first report, with its audit event; a concurrent first report may win."""
     try:
         with db.session.begin_nested():
@@ -171,18 +191,19 @@ def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: st
         return job
     audit.record(workspace_id=workspace_id, user_id=user_id, action="job.create", object_type="job",
                  object_id=job.id, summary=f"Job {slug} created by its first run report", client_ip=client_ip)
-    return job
+    return JobRef(job.id, job.slug, job.default_deadline_seconds)
 
 
-def _job_by_slug(workspace_id: int, slug: str) -> Job | None:
-    return db.session.scalar(_JOB_BY_SLUG, {"workspace_id": workspace_id, "slug": slug})
+def _job_by_slug(workspace_id: int, slug: str) -> JobRef | None:
+    row = db.session.connection().execute(_JOB_BY_SLUG, {"workspace_id": workspace_id, "slug": slug}).first()
+    return JobRef(*row) if row is not None else None
 
 
 def _run_by_external_id(job_id: int, external_id: str) -> Run | None:
     return db.session.scalar(sa.select(Run).where(Run.job_id == job_id, Run.external_id == external_id))
 
 
-def _deadline(clean: dict, job: Job, started_at: datetime) -> datetime | None:
+def _deadline(clean: dict, job: JobRef, started_at: datetime) -> datetime | None:
     if "deadline_at" in clean:
         return clean["deadline_at"]
     seconds = clean.get("deadline_seconds", job.default_deadline_seconds)

@@ -17,9 +17,10 @@ from webapp.timeutil import isoformat
 log = logging.getLogger(__name__)
 
 
-def run_json(run: Run) -> dict:
+def run_json(run: Run, job_slug: str | None = None) -> dict:
+    """A run as the API shows it; `job_slug` saves loading the job (a new run outside the session)."""
     return {
-        "id": run.id, "job": run.job.slug, "external_id": run.external_id, "status": run.status,
+        "id": run.id, "job": job_slug or run.job.slug, "external_id": run.external_id, "status": run.status,
         "started_at": isoformat(run.started_at), "deadline_at": isoformat(run.deadline_at),
         "finished_at": isoformat(run.finished_at), "timed_out_at": isoformat(run.timed_out_at),
         "duration_ms": run.duration_ms, "message": run.message, "metadata": run.run_metadata,
@@ -31,12 +32,12 @@ def run_json(run: Run) -> dict:
 def report_run():
     data = json_body(ingest.REPORT_FIELDS)
     with serialised_writes():  # on SQLite this process's threads queue here, not in the busy handler
-        run, created, delivery_ids = ingest.report_run(
+        reported = ingest.report_run(
             current_workspace_id(), data, user_id=current_user_id(), client_ip=request.remote_addr)
-        body = run_json(run)  # before the commit, which would expire the run and cost a SELECT to read it back
+        body = run_json(reported.run, reported.job_slug)  # before the commit, which expires a run in the session
         db.session.commit()
-    _send_first_attempts(delivery_ids)
-    return jsonify(body), 201 if created else 200
+    _send_first_attempts(reported.delivery_ids)
+    return jsonify(body), 201 if reported.created else 200
 
 
 @bp.post("/runs/<run_id>/finish")
