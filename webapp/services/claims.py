@@ -7,6 +7,7 @@ enforces the per-endpoint limits (TOCSIN_ENDPOINT_CONCURRENCY in flight, TOCSIN_
 attempts started per second): the excess simply stays `pending` for a later claim.
 """
 from datetime import datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -44,23 +45,26 @@ def lease_margin() -> float:
     return float(current_app.config.get("TOCSIN_LEASE_MARGIN", DEFAULT_LEASE_MARGIN_SECONDS))
 
 
-def _lease_expression(now: datetime) -> sa.ColumnElement:
+# Every claim runs the same few statements: they are built once with bound parameters (values
+# below), so a claim costs no statement building — the 30-way lease CASE alone took 5–10 ms to
+# build each time, the GIL-contended claimer's share of which starved the send threads.
+_NOW = sa.bindparam("now", type_=UTCDateTime())
+
+
+def _lease_expression() -> sa.ColumnElement:
     """`now + lease(endpoint timeout)` per row, as one portable expression.
 
     Endpoint timeouts are whole seconds between 1 and 30, so a CASE over the possible values
-    keeps the claim a single statement on SQLite and PostgreSQL alike.
+    (each a bound `lease_<seconds>` parameter, see `_parameters`) keeps the claim a single
+    statement on SQLite and PostgreSQL alike.
     """
-    margin = lease_margin()
-
-    def at(timeout: int) -> sa.ColumnElement:
-        return sa.literal(now + timedelta(seconds=lease_seconds(timeout, margin)), UTCDateTime())
-
     timeout = sa.select(Endpoint.timeout_seconds).where(Endpoint.id == Delivery.endpoint_id).scalar_subquery()
-    whens = {seconds: at(seconds) for seconds in range(1, MAX_ENDPOINT_TIMEOUT_SECONDS + 1)}
-    return sa.case(whens, value=timeout, else_=at(MAX_ENDPOINT_TIMEOUT_SECONDS))
+    whens = {seconds: sa.bindparam(f"lease_{seconds}", type_=UTCDateTime())
+             for seconds in range(1, MAX_ENDPOINT_TIMEOUT_SECONDS + 1)}
+    return sa.case(whens, value=timeout, else_=whens[MAX_ENDPOINT_TIMEOUT_SECONDS])
 
 
-def due_condition(now: datetime, table=Delivery) -> sa.ColumnElement[bool]:
+def due_condition(now, table=Delivery) -> sa.ColumnElement[bool]:
     """Rows that may be claimed now: due `pending` ones and `sending` ones with an expired lease."""
     return sa.or_(
         sa.and_(table.status == "pending", table.next_attempt_at <= now),
@@ -75,39 +79,53 @@ def _limits() -> tuple[int, int]:
     return concurrency, per_second
 
 
-def _due_rows(now: datetime, only_id: int | None, window: int | None) -> sa.Subquery:
-    """(id, endpoint_id, next_attempt_at) of the due rows to rank: one row when `only_id`; else
+def _parameters(now: datetime, limit: int, only_id: int | None, window: int | None) -> dict:
+    """The values of the claim statements' bound parameters."""
+    concurrency, per_second = _limits()
+    margin = lease_margin()
+    parameters = {f"lease_{seconds}": now + timedelta(seconds=lease_seconds(seconds, margin))
+                  for seconds in range(1, MAX_ENDPOINT_TIMEOUT_SECONDS + 1)}
+    parameters.update(now=now, rate_since=now - RATE_WINDOW, concurrency=concurrency, per_second=per_second,
+                      limit=limit, only_id=only_id, window=window)
+    return parameters
+
+
+def _due_rows(scope: str) -> sa.Subquery:
+    """(id, endpoint_id, next_attempt_at) of the due rows to rank: the `only_id` row ("one");
     the oldest `window` due `pending` rows and as many expired leases, each read in order
-    through its (status, …) index, so the claim's cost does not grow with the queue; or every
-    due row when `window` is None."""
+    through its (status, …) index, so the claim's cost does not grow with the queue
+    ("window"); or every due row ("all")."""
     columns = (Delivery.id, Delivery.endpoint_id, Delivery.next_attempt_at)
-    if only_id is not None:
-        return sa.select(*columns).where(due_condition(now), Delivery.id == only_id).subquery("due_rows")
-    if window is None:
-        return sa.select(*columns).where(due_condition(now)).subquery("due_rows")
-    pending = (sa.select(*columns).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+    if scope == "one":
+        return (sa.select(*columns).where(due_condition(_NOW), Delivery.id == sa.bindparam("only_id"))
+                .subquery("due_rows"))
+    if scope == "all":
+        return sa.select(*columns).where(due_condition(_NOW)).subquery("due_rows")
+    window = sa.bindparam("window", type_=sa.Integer())
+    pending = (sa.select(*columns).where(Delivery.status == "pending", Delivery.next_attempt_at <= _NOW)
                .order_by(Delivery.next_attempt_at).limit(window).subquery("oldest_pending"))
-    expired = (sa.select(*columns).where(Delivery.status == "sending", Delivery.lease_until < now)
+    expired = (sa.select(*columns).where(Delivery.status == "sending", Delivery.lease_until < _NOW)
                .order_by(Delivery.lease_until).limit(window).subquery("expired_leases"))
     return sa.union_all(sa.select(pending), sa.select(expired)).subquery("due_rows")
 
 
-def _candidates(now: datetime, limit: int, only_id: int | None, window: int | None) -> sa.Select:
+def _candidates(scope: str) -> sa.Select:
     """Ids to claim: per endpoint, the oldest due rows that fit its free slots; endpoints take turns."""
-    concurrency, per_second = _limits()
-    due_rows = _due_rows(now, only_id, window)
+    concurrency = sa.bindparam("concurrency", type_=sa.Integer())
+    per_second = sa.bindparam("per_second", type_=sa.Integer())
+    due_rows = _due_rows(scope)
 
     endpoints = sa.select(due_rows.c.endpoint_id).distinct().subquery("due_endpoint")
     # Counted once per endpoint from the few live rows (status and started_at indexes), not
     # once per due endpoint through its whole history: a claim stays cheap with a deep queue.
     busy = aliased(Delivery, name="busy")
     in_flight_counts = (sa.select(busy.endpoint_id, sa.func.count().label("count")).select_from(busy)
-                        .where(busy.status == "sending", busy.lease_until >= now)
+                        .where(busy.status == "sending", busy.lease_until >= _NOW)
                         .group_by(busy.endpoint_id).subquery("in_flight"))
     attempted = aliased(Delivery, name="attempted")
     recent_counts = (sa.select(attempted.endpoint_id, sa.func.count().label("count")).select_from(DeliveryAttempt)
                      .join(attempted, attempted.id == DeliveryAttempt.delivery_id)
-                     .where(DeliveryAttempt.started_at > now - RATE_WINDOW)
+                     .where(DeliveryAttempt.started_at > sa.bindparam("rate_since", type_=UTCDateTime()))
                      .group_by(attempted.endpoint_id).subquery("started_recently"))
     in_flight = sa.func.coalesce(in_flight_counts.c.count, 0)
     started_recently = sa.func.coalesce(recent_counts.c.count, 0)
@@ -130,7 +148,26 @@ def _candidates(now: datetime, limit: int, only_id: int | None, window: int | No
             .join(slots, slots.c.endpoint_id == ranked.c.endpoint_id)
             .where(ranked.c.position <= slots.c.by_concurrency, ranked.c.position <= slots.c.by_rate)
             .order_by(ranked.c.position, ranked.c.next_attempt_at, ranked.c.id)
-            .limit(limit))
+            .limit(sa.bindparam("limit", type_=sa.Integer())))
+
+
+def _claim_update(ids) -> sa.Update:
+    return (sa.update(Delivery)
+            .where(Delivery.id.in_(ids), due_condition(_NOW))  # repeated: the row may have moved
+            .values(status="sending", lease_until=_lease_expression(), updated_at=_NOW)
+            .returning(Delivery.id, Delivery.lease_until))
+
+
+@cache
+def _statements(scope: str, postgresql: bool) -> tuple[sa.Executable, ...]:
+    """SQLite: the claiming UPDATE. PostgreSQL: the candidates locked (FOR UPDATE SKIP LOCKED),
+    then the UPDATE of those ids."""
+    candidates = _candidates(scope)
+    if not postgresql:
+        return (_claim_update(candidates),)
+    locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(_NOW))
+              .with_for_update(skip_locked=True))
+    return locked, _claim_update(sa.bindparam("ids", expanding=True))
 
 
 def _claim(limit: int, only_id: int | None = None) -> list[Claim]:
@@ -142,10 +179,12 @@ def _claim(limit: int, only_id: int | None = None) -> list[Claim]:
     """
     if limit <= 0:
         return []
-    window = None if only_id is not None else max(CLAIM_WINDOW_MIN, CLAIM_WINDOW_FACTOR * limit)
-    claims = _claim_from(utcnow(), limit, only_id, window)
-    if not claims and window is not None and _window_full(window):
-        claims = _claim_from(utcnow(), limit, None, None)
+    if only_id is not None:
+        return _claim_from("one", _parameters(utcnow(), limit, only_id, None))
+    window = max(CLAIM_WINDOW_MIN, CLAIM_WINDOW_FACTOR * limit)
+    claims = _claim_from("window", _parameters(utcnow(), limit, None, window))
+    if not claims and _window_full(window):
+        claims = _claim_from("all", _parameters(utcnow(), limit, None, None))
     return claims
 
 
@@ -158,33 +197,33 @@ def _window_full(window: int) -> bool:
     return found >= window
 
 
-def _claim_from(now: datetime, limit: int, only_id: int | None, window: int | None) -> list[Claim]:
-    candidates = _candidates(now, limit, only_id, window)
+def _claim_from(scope: str, parameters: dict) -> list[Claim]:
+    postgresql = is_postgresql(db.engine)
+    statements = _statements(scope, postgresql)
     with serialised_writes():
         try:
-            if is_postgresql(db.engine):
-                db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(POSTGRES_CLAIM_LOCK)))
-                locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(now))
-                          .with_for_update(skip_locked=True))
+            connection = db.session.connection()
+            if postgresql:
+                connection.execute(_ADVISORY_LOCK, {"key": POSTGRES_CLAIM_LOCK})
+                locked, update = statements
                 # Locked first, in this transaction: as a subquery of the UPDATE, the planner (misled by
                 # stale statistics after a burst of new rows) re-ran it once per due row — seconds per claim.
-                candidates = list(db.session.scalars(locked))
-                if not candidates:
+                ids = list(connection.execute(locked, parameters).scalars())
+                if not ids:
                     db.session.commit()
                     return []
-            statement = (
-                sa.update(Delivery)
-                .where(Delivery.id.in_(candidates), due_condition(now))  # repeated: the row may have moved
-                .values(status="sending", lease_until=_lease_expression(now), updated_at=now)
-                .returning(Delivery.id, Delivery.lease_until)
-                .execution_options(synchronize_session=False)
-            )
-            claims = [(row.id, row.lease_until) for row in db.session.execute(statement)]
+                rows = connection.execute(update, {**parameters, "ids": ids})
+            else:
+                rows = connection.execute(statements[0], parameters)
+            claims = [(row.id, row.lease_until) for row in rows]
             db.session.commit()
         except Exception:
             db.session.rollback()
             raise
     return claims
+
+
+_ADVISORY_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger())))
 
 
 def claim_due(limit: int) -> list[Claim]:

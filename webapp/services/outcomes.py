@@ -64,9 +64,13 @@ def write(outcome: Outcome) -> str | None:
     with _changed:
         _state["pending"].append(outcome)
         _changed.wait_for(lambda: outcome.finished or not _state["leading"])
-        if not outcome.finished:
+        leader = not outcome.finished
+        if leader:
             _state["leading"] = True
+    if not leader:
+        return _result(outcome)
     try:
+        # Only the leader takes from `pending`, so its own outcome is there until it takes it.
         while not outcome.finished:
             with _changed:
                 batch = _state["pending"][:MAX_BATCH]
@@ -76,9 +80,12 @@ def write(outcome: Outcome) -> str | None:
                 _changed.notify_all()
     finally:
         with _changed:
-            if _state["leading"] and outcome.finished:
-                _state["leading"] = False
-                _changed.notify_all()
+            _state["leading"] = False  # only the leader may: a follower clearing it made a second leader
+            _changed.notify_all()
+    return _result(outcome)
+
+
+def _result(outcome: Outcome) -> str | None:
     if outcome.error is not None:
         raise outcome.error
     return outcome.status
