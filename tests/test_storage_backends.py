@@ -66,3 +66,25 @@ def test_a_busy_pooled_connection_is_not_pinged_before_each_use(app, db):
     finally:
         db.engine.dialect.do_ping = original
     assert pings == []
+
+
+def test_rule_job_filters_choose_the_alerts_on_this_backend(api, db):
+    """Globs (`*`, `?`, `[0-9]`), "every job" and an inactive rule, through the API: a
+    matching active rule raises an alert for a known job's failed run, the others do not."""
+    from webapp.models import Alert
+
+    endpoint = api.post("/endpoints", json={"name": "Receiver", "url": "http://127.0.0.1:9/hook"}).get_json()
+    for name, job_filter in (("billing", "billing-*"), ("exports", "exp?rt-[0-9]"), ("any", None)):
+        assert api.post("/rules", json={"name": name, "event": "run_failed", "job_filter": job_filter,
+                                        "endpoint_ids": [endpoint["id"]], "cooldown_seconds": 0}).status_code == 201
+    assert api.post("/rules", json={"name": "off", "event": "run_failed", "job_filter": "nightly-*",
+                                    "endpoint_ids": [endpoint["id"]], "is_active": False}).status_code == 201
+    for job in ("billing-eu", "export-7", "nightly-x"):
+        assert api.post("/runs", json={"job": job, "status": "succeeded"}).status_code == 201  # jobs exist now
+
+    for job in ("billing-eu", "export-7", "nightly-x"):
+        assert api.post("/runs", json={"job": job, "status": "failed"}).status_code == 201
+
+    alerts = db.session.execute(sa.select(Alert.message)).scalars().all()
+    assert sorted(message.split()[0] for message in alerts) == sorted(
+        ["billing-eu", "billing-eu", "export-7", "export-7", "nightly-x"])  # "any" fires for every job
