@@ -192,6 +192,19 @@ def test_get_secret_returns_it_and_is_audited(api, created):
     assert audit_actions() == ["endpoint.create", "endpoint.reveal_secret"]
 
 
+def test_get_secret_with_a_key_that_is_gone_is_409_with_the_reason(api, created):
+    from cryptography.fernet import Fernet
+
+    endpoint = _db.session.get(Endpoint, created["id"])
+    endpoint.secret_encrypted = Fernet(Fernet.generate_key()).encrypt(b"whsec_c2VjcmV0").decode()
+    _db.session.commit()
+    response = api.get(f"/endpoints/{created['id']}/secret")
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "secret_unreadable" and "TOCSIN_ENCRYPTION_KEY" in error["message"]
+    assert audit_actions() == ["endpoint.create"]
+
+
 def test_rotate_without_confirmation_is_428_and_changes_nothing(api, created):
     for headers in (None, {"X-Confirm-Destructive": "false"}, {"X-Confirm-Destructive": "yes"}):
         response = api.post(f"/endpoints/{created['id']}/secret/rotate", headers=headers)

@@ -162,6 +162,19 @@ def test_reveal_shows_the_secret_and_is_audited(client, endpoint):
     assert stored_secret(endpoint) not in event.summary
 
 
+def test_reveal_with_a_key_that_is_gone_explains_instead_of_failing(client, endpoint):
+    from cryptography.fernet import Fernet
+
+    endpoint.secret_encrypted = Fernet(Fernet.generate_key()).encrypt(b"whsec_c2VjcmV0").decode()
+    _db.session.commit()
+    response = client.post(f"{ENDPOINTS}/{endpoint.id}/reveal", follow_redirects=True)
+    assert response.status_code == 200
+    html = text_of(response)
+    assert "cannot be decrypted" in html and "TOCSIN_ENCRYPTION_KEY" in html
+    assert SECRET_PATTERN.findall(html) == []
+    assert audit_events("endpoint.reveal") == []
+
+
 def test_reveal_needs_a_post(client, endpoint):
     assert client.get(f"{ENDPOINTS}/{endpoint.id}/reveal").status_code == 405
     assert audit_events("endpoint.reveal") == []

@@ -247,8 +247,15 @@ def set_active(endpoint: Endpoint, active: bool, *, actor: Actor = Actor()) -> b
 
 
 def reveal_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:
+    """The clear secret (audited); crypto.DecryptionError, unaudited, when no configured key reads it."""
+    secret = crypto.decrypt(endpoint.secret_encrypted)
     _audit(endpoint, actor, "reveal_secret", f"revealed the signing secret of endpoint {endpoint.name!r}")
-    return crypto.decrypt(endpoint.secret_encrypted)
+    return secret
+
+
+UNREADABLE_SECRET = ("The signing secret cannot be decrypted: the key that encrypted it is not in "
+                     "TOCSIN_ENCRYPTION_KEY. Put that key back in the list (newest first), or rotate the "
+                     "secret to make a new one.")
 
 
 def rotate_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:

@@ -7,6 +7,7 @@ from webapp.blueprints.api.validation import json_body, page_limit
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Endpoint
+from webapp.services import crypto
 from webapp.services import endpoints as service
 from webapp.services.endpoints import Actor, InvalidEndpoint
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
@@ -125,7 +126,10 @@ def test_endpoint(endpoint_id):
 @bp.get("/endpoints/<endpoint_id>/secret")
 def get_endpoint_secret(endpoint_id):
     endpoint = get_or_404(Endpoint, endpoint_id)
-    secret = service.reveal_secret(endpoint, actor=_actor())
+    try:
+        secret = service.reveal_secret(endpoint, actor=_actor())
+    except crypto.DecryptionError:
+        raise ApiError(409, "secret_unreadable", service.UNREADABLE_SECRET) from None
     db.session.commit()
     return jsonify({"id": endpoint.id, "secret": secret}), 200, {"Cache-Control": "no-store"}
 

@@ -10,8 +10,8 @@ from webapp.blueprints.settings.endpoint_forms import EditEndpointForm, NewEndpo
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import Endpoint
+from webapp.services import crypto, history
 from webapp.services import endpoints as service
-from webapp.services import history
 from webapp.services.endpoints import Actor, InvalidEndpoint
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
@@ -132,7 +132,11 @@ def test_endpoint(endpoint_id: int):
 def reveal_endpoint_secret(endpoint_id: int):
     endpoint = get_or_404(Endpoint, endpoint_id)
     if ConfirmForm().validate_on_submit():
-        secret = service.reveal_secret(endpoint, actor=_actor())
+        try:
+            secret = service.reveal_secret(endpoint, actor=_actor())
+        except crypto.DecryptionError:
+            flash(service.UNREADABLE_SECRET, "error")
+            return _detail(endpoint)
         db.session.commit()
         _show_secret_once(endpoint, secret, "revealed")
     return _detail(endpoint)
