@@ -1,13 +1,10 @@
 """API keys: created on the settings page, shown once, stored hashed, used as Bearer tokens, revoked."""
 import hashlib
-import re
 
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import create_api_key_via_page
-
-KEY_PATTERN = re.compile(r"tk_[A-Za-z0-9_-]+")
+from tests.conftest import create_api_key_via_page, shown_api_key
 
 
 def raw_api_key_rows(db):
@@ -24,7 +21,7 @@ def test_api_key_life_cycle_create_use_revoke(auth, client, db):
 
     created = client.post("/settings/api-keys", data={"name": "nightly cron"}, follow_redirects=True)
     html = created.get_data(as_text=True)
-    key = KEY_PATTERN.search(html).group(0)
+    key = shown_api_key(html)
     assert "Copy it now" in html
 
     reloaded = client.get("/settings/api-keys").get_data(as_text=True)

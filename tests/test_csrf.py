@@ -6,7 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, shown_api_key
 from tests.support.engine_factories import make_delivery, make_endpoint
 from webapp.models import ApiKey, Rule, User, Workspace
 
@@ -111,7 +111,7 @@ def test_the_api_is_exempt_a_bearer_post_without_token_works(client, db):
     sign_up_with_token(client)
     token = token_from(client, "/settings/api-keys")
     page = client.post("/settings/api-keys", data={"name": "cron", "csrf_token": token}, follow_redirects=True)
-    key = re.search(r"tk_[A-Za-z0-9_-]+", page.get_data(as_text=True)).group(0)
+    key = shown_api_key(page.get_data(as_text=True))
 
     response = client.post("/api/v1/runs", json={"job": "nightly-report"},
                            headers={"Authorization": f"Bearer {key}"})

@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.routing import BuildError
-from wtforms import DateTimeLocalField, SelectField, SubmitField
+from wtforms import DateTimeLocalField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import DataRequired, Optional
 
 from webapp.blueprints.settings import bp
@@ -30,10 +30,10 @@ class HistoryFilterForm(FlaskForm):
 
     endpoint_id = SelectField("Endpoint", coerce=str, validators=[Optional()])
     rule_id = SelectField("Rule", coerce=str, validators=[Optional()])
-    status = SelectField("Status", choices=[("", "Any status")] + [
-        (value, history.UI_STATUS_LABELS[value]) for value in history.UI_STATUSES], validators=[Optional()])
-    kind = SelectField("Kind", choices=[("", "Alerts and tests"), ("real", "Alerts only"), ("test", "Tests only")],
-                       validators=[Optional()])
+    status = SelectField("Status", choices=[SelectChoice("", "Any status")] + [
+        SelectChoice(value, history.UI_STATUS_LABELS[value]) for value in history.UI_STATUSES], validators=[Optional()])
+    kind = SelectField("Kind", choices=[SelectChoice("", "Alerts and tests"), SelectChoice("real", "Alerts only"),
+                                        SelectChoice("test", "Tests only")], validators=[Optional()])
     since = DateTimeLocalField("Since (UTC)", format=DATETIME_LOCAL, validators=[Optional()])
     until = DateTimeLocalField("Until (UTC)", format=DATETIME_LOCAL, validators=[Optional()])
 
@@ -92,10 +92,11 @@ def _filter_choices(form: HistoryFilterForm) -> None:
     workspace_id = current_workspace_id()
     endpoints = db.session.scalars(sa.select(Endpoint).where(Endpoint.workspace_id == workspace_id)
                                    .order_by(Endpoint.deleted_at.is_not(None), Endpoint.name)).all()
-    form.endpoint_id.choices = [("", "Any endpoint")] + [
-        (str(endpoint.id), endpoint.name + (" (deleted)" if endpoint.deleted_at else "")) for endpoint in endpoints]
+    form.endpoint_id.choices = [SelectChoice("", "Any endpoint")] + [
+        SelectChoice(str(endpoint.id), endpoint.name + (" (deleted)" if endpoint.deleted_at else ""))
+        for endpoint in endpoints]
     rules = db.session.scalars(scoped(Rule).order_by(Rule.name)).all()
-    form.rule_id.choices = [("", "Any rule")] + [(str(rule.id), rule.name) for rule in rules]
+    form.rule_id.choices = [SelectChoice("", "Any rule")] + [SelectChoice(str(rule.id), rule.name) for rule in rules]
 
 
 def _filters_from(form: HistoryFilterForm) -> history.HistoryFilter:

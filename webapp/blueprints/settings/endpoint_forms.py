@@ -1,7 +1,7 @@
 """Forms of the endpoint pages. They only parse what a browser sends (e.g. the headers textarea);
 the rules themselves live in services/endpoints.py so the API applies the very same ones."""
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAreaField, URLField
+from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from webapp.models import PAYLOAD_FORMATS
@@ -46,7 +46,7 @@ class EndpointForm(FlaskForm):
     url = URLField("URL", validators=[InputRequired(), Length(max=2048)],
                    description="http:// or https://. Private and loopback addresses are refused unless an "
                                "administrator allows them with TOCSIN_ALLOWED_NETWORKS.")
-    format = SelectField("Payload format", choices=[(value, FORMAT_LABELS[value]) for value in PAYLOAD_FORMATS],
+    format = SelectField("Payload format", choices=[SelectChoice(value, FORMAT_LABELS[value]) for value in PAYLOAD_FORMATS],
                          default="json")
     template = TextAreaField("Template", validators=[Optional(), Length(max=20_000)],
                              description="Only for “Custom template”: Jinja (sandboxed) rendered with the alert as "
