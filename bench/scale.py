@@ -41,25 +41,21 @@ def database_clock(engine: sa.Engine):
     dialect = engine.dialect
     plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
 
-    def timed_commit(dbapi_connection):
-        started = time.perf_counter()
-        try:
-            plain_commit(dbapi_connection)
-        finally:
-            clock.seconds += time.perf_counter() - started
-            clock.commits += 1
+    def timed(plain, counter: str):
+        def call(dbapi_connection):
+            started = time.perf_counter()
+            try:
+                plain(dbapi_connection)
+            finally:
+                clock.seconds += time.perf_counter() - started
+                setattr(clock, counter, getattr(clock, counter) + 1)
+        return call
 
-    def timed_rollback(dbapi_connection):  # a round trip on PostgreSQL, even after a read
-        started = time.perf_counter()
-        try:
-            plain_rollback(dbapi_connection)
-        finally:
-            clock.seconds += time.perf_counter() - started
-            clock.rollbacks += 1
 
     sa.event.listen(engine, "before_cursor_execute", before)
     sa.event.listen(engine, "after_cursor_execute", after)
-    dialect.do_commit, dialect.do_rollback = timed_commit, timed_rollback
+    # A rollback is a round trip on PostgreSQL, even after a read: it counts too.
+    dialect.do_commit, dialect.do_rollback = timed(plain_commit, "commits"), timed(plain_rollback, "rollbacks")
     try:
         yield clock
     finally:

@@ -60,24 +60,11 @@ def summaries(jobs: list[Job], per_job: int = STRIP_LENGTH) -> list[JobSummary]:
 
 
 def open_runs(job_ids: list[int], per_job: int = OPEN_RUNS_SHOWN + 1) -> dict[int, list[Run]]:
-    """Up to `per_job` open runs of each job, newest first, as one UNION ALL of per-job reads of
-    the partial index ix_run_open_job_id_status_started_at: a run stuck open long ago is found
+    """Up to `per_job` open runs of each job, newest first, each job's branch a read of the
+    partial index ix_run_open_job_id_status_started_at: a run stuck open long ago is found
     without reading the finished history around it."""
-    if not job_ids:
-        return {}
-    branches = [
-        sa.select(Run.id).where(Run.job_id == job_id, OPEN)
-        .order_by(Run.started_at.desc()).limit(per_job).subquery()
-        for job_id in job_ids
-    ]
-    wanted = sa.union_all(*[sa.select(branch.c.id) for branch in branches]).subquery()
-    runs = db.session.scalars(
-        sa.select(Run).where(Run.id.in_(sa.select(wanted.c.id))).order_by(Run.started_at.desc(), Run.id.desc())
-    ).all()
-    grouped: dict[int, list[Run]] = {}
-    for run in runs:
-        grouped.setdefault(run.job_id, []).append(run)
-    return grouped
+    return _runs_per_job(job_ids, per_job, (OPEN,), (Run.started_at.desc(),),
+                         (Run.started_at.desc(), Run.id.desc()))
 
 
 def _open_run_counts(job_ids: list[int]) -> dict[int, int]:
@@ -90,22 +77,26 @@ def _open_run_counts(job_ids: list[int]) -> dict[int, int]:
 
 
 def recent_runs(job_ids: list[int], per_job: int = STRIP_LENGTH) -> dict[int, list[Run]]:
-    """The last `per_job` runs of each job (oldest first), as one UNION ALL of per-job index scans.
+    """The last `per_job` runs of each job (oldest first).
 
     A window function (row_number over each job) would rank every run a job ever had; a
     LIMIT per job reads only the rows shown, however long the history grows.
     """
+    return _runs_per_job(job_ids, per_job, (), (Run.started_at.desc(), Run.id.desc()), (Run.started_at, Run.id))
+
+
+def _runs_per_job(job_ids: list[int], per_job: int, conditions: tuple, branch_order: tuple,
+                  order: tuple) -> dict[int, list[Run]]:
+    """Runs by job id: per job, the first `per_job` runs meeting `conditions` in `branch_order`,
+    read as one UNION ALL of per-job index scans, then loaded in `order`."""
     if not job_ids:
         return {}
     branches = [
-        sa.select(Run.id).where(Run.job_id == job_id)
-        .order_by(Run.started_at.desc(), Run.id.desc()).limit(per_job).subquery()
+        sa.select(Run.id).where(Run.job_id == job_id, *conditions).order_by(*branch_order).limit(per_job).subquery()
         for job_id in job_ids
     ]
     wanted = sa.union_all(*[sa.select(branch.c.id) for branch in branches]).subquery()
-    runs = db.session.scalars(
-        sa.select(Run).where(Run.id.in_(sa.select(wanted.c.id))).order_by(Run.started_at, Run.id)
-    ).all()
+    runs = db.session.scalars(sa.select(Run).where(Run.id.in_(sa.select(wanted.c.id))).order_by(*order)).all()
     grouped: dict[int, list[Run]] = {}
     for run in runs:
         grouped.setdefault(run.job_id, []).append(run)
