@@ -1,4 +1,5 @@
 """The storage layer behaves the same on SQLite and PostgreSQL (marked postgres_too)."""
+import threading
 from datetime import timedelta
 
 import pytest
@@ -32,15 +33,14 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_unnoticed(app, a
     from webapp import database
 
     assert api.get("/me").status_code == 200
-    db.session.remove()  # the request's connection goes back to the pool, idle
-    with db.engine.connect() as connection:
-        backend_pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-    with db.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == backend_pid  # pooled
+    db.session.remove()  # the request's connections go back to the pool, idle
+    backend_pids = _pooled_backend_pids(db.engine)
+    assert backend_pids
     killer = sa.create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
     try:
         with killer.connect() as connection:
-            assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({backend_pid})").scalar()
+            for backend_pid in backend_pids:
+                assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({backend_pid})").scalar()
     finally:
         killer.dispose()
     monkeypatch.setattr(database, "IDLE_SECONDS_BEFORE_PING", 0.0)  # "idle for long enough"
@@ -48,8 +48,17 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_unnoticed(app, a
     response = api.get("/me")
 
     assert response.status_code == 200
-    with db.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != backend_pid
+    assert not _pooled_backend_pids(db.engine) & backend_pids
+
+
+def _pooled_backend_pids(engine) -> set[int]:
+    """The server processes behind the connections idle in the pool (all checked out at once)."""
+    connections = [engine.connect() for _ in range(engine.pool.checkedin())]
+    try:
+        return {connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in connections}
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def test_a_busy_pooled_connection_is_not_pinged_before_each_use(app, db):
@@ -91,3 +100,50 @@ def test_rule_job_filters_choose_the_alerts_on_this_backend(api, db):
     alerts = db.session.execute(sa.select(Alert.message)).scalars().all()
     assert sorted(message.split()[0] for message in alerts) == sorted(
         ["billing-eu", "billing-eu", "export-7", "export-7", "nightly-x"])  # "any" fires for every job
+
+
+def test_a_report_that_writes_only_its_run_needs_no_transaction(api, db):
+    """Most run reports write one row. That INSERT, and the reads before it, run outside any
+    transaction, so PostgreSQL gets no BEGIN and no COMMIT for them (two round trips of six),
+    and the run is stored once the response says 201. A report that raises an alert still
+    writes run, alert and delivery in one transaction."""
+    from webapp.models import Alert, Delivery, Run
+    from webapp.services import dispatch
+
+    statements, commits = [], []
+    request_thread = threading.get_ident()  # the test client serves requests on this thread; sends run on others
+
+    def note_statement(connection, _cursor, statement, *_args):
+        if threading.get_ident() != request_thread:
+            return
+        autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        statements.append((statement.split()[0].upper(), "autocommit" if autocommit else "transaction"))
+
+    assert api.post("/runs", json={"job": "nightly", "status": "succeeded"}).status_code == 201  # creates the job
+    def note_commit(_connection):
+        if threading.get_ident() == request_thread:
+            commits.append(True)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note_statement)
+    sa.event.listen(db.engine, "commit", note_commit)
+    try:
+        response = api.post("/runs", json={"job": "nightly", "external_id": "b-2", "status": "failed"})
+        assert response.status_code == 201
+        assert statements == [("SELECT", "autocommit")] * 3 + [("INSERT", "autocommit")]  # key, job, rules, run
+        assert commits == []
+        with db.engine.connect() as other:
+            assert other.scalar(sa.select(Run.status).where(Run.id == response.json["id"])) == "failed"
+
+        endpoint = api.post("/endpoints", json={"name": "Receiver", "url": "http://127.0.0.1:9/hook"}).get_json()
+        assert api.post("/rules", json={"name": "failures", "event": "run_failed", "endpoint_ids": [endpoint["id"]],
+                                        "cooldown_seconds": 0}).status_code == 201
+        statements.clear(), commits.clear()
+        assert api.post("/runs", json={"job": "nightly", "external_id": "b-3", "status": "failed"}).status_code == 201
+        writes = [mode for verb, mode in statements if verb in ("INSERT", "UPDATE")]
+        assert writes and set(writes) == {"transaction"} and len(commits) == 1
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note_statement)
+        sa.event.remove(db.engine, "commit", note_commit)
+        dispatch.wait_idle(10)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 1

@@ -41,6 +41,7 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (register every table with the metadata)
+    from webapp import database
     from webapp.database import configure_engine, render_migration_item
 
     db.init_app(app)
@@ -48,6 +49,7 @@ def register_extensions(app: Flask) -> None:
                      compare_type=True, render_item=render_migration_item)
     login_manager.init_app(app)
     csrf.init_app(app)
+    database.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.database import autocommit_connection
 from webapp.extensions import db
 from webapp.models import ApiKey, Membership, User, Workspace
 from webapp.services import audit
@@ -112,19 +113,18 @@ _LIVE_KEY_BY_HASH = (sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.created_by
 
 
 def api_key_from_token(token: str) -> ApiKeyIdentity | None:
-    """The live key for a bearer token, read with one light query on every API request. Marks
-    it used at most once a minute: the UPDATE (conditional, so concurrent requests write it
-    once) and its commit happen only when the stored time is older than that."""
-    # On the session's connection: a Core row needs none of the ORM's per-statement work.
-    row = db.session.connection().execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_api_key(token)}).one_or_none()
+    """The live key for a bearer token, read with one light query on every API request, outside
+    any transaction. Marks it used at most once a minute: the UPDATE (conditional, so concurrent
+    requests write it once) runs only when the stored time is older than that."""
+    connection = autocommit_connection()  # a Core row needs none of the ORM's per-statement work
+    row = connection.execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_api_key(token)}).one_or_none()
     if row is None:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        db.session.execute(
+        connection.execute(
             sa.update(ApiKey)
             .where(ApiKey.id == row.id, sa.or_(ApiKey.last_used_at.is_(None),
                                                ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
             .values(last_used_at=now))
-        db.session.commit()
     return ApiKeyIdentity(row.id, row.workspace_id, row.created_by_id)

@@ -1,8 +1,11 @@
 """Runs reported by jobs through the API: validation, idempotent creation and finishing.
 
-Nothing here commits: the view commits, then hands the returned delivery ids to the
-dispatcher, so sending starts only once the run, its alerts and deliveries are durable.
-Alert raising runs inside a savepoint: a bug in a rule must never lose the run a job reported.
+Most reports write one row (a new run of a known job that no rule can match): that INSERT and
+the reads before it run outside any transaction, on the request's autocommit connection. Every
+other report writes in the session's transaction, which the view commits before it hands the
+returned delivery ids to the dispatcher, so sending starts only once the run, its alerts and
+deliveries are durable. Alert raising runs inside a savepoint: a bug in a rule must never lose
+the run a job reported.
 """
 import json
 import logging
@@ -11,9 +14,11 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
+from webapp.database import autocommit_connection
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import RUN_STATUSES, Job, Run
@@ -61,7 +66,8 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     """Store a reported run, creating its job on first report, and raise its alerts."""
     clean = _validate_report(data)
     external_id = clean.get("external_id")
-    job, existing_id = _job_and_run_id(workspace_id, clean["job"], external_id)
+    connection = autocommit_connection()
+    job, existing_id = _job_and_run_id(connection, workspace_id, clean["job"], external_id)
     if existing_id is not None:
         return Reported(db.session.get(Run, existing_id), False, [], job.slug)
     job_created = job is None
@@ -79,10 +85,11 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     if status in FINISHED_STATUSES:
         run.finished_at = now
         run.duration_ms = duration_ms if duration_ms is not None else 0
-    # Read before writing: most finished runs match no rule, and then the matcher's savepoint
-    # (and on SQLite a longer hold of the write lock) is skipped altogether.
-    has_rules = matcher.any_rule_for_job(workspace_id, job.slug, matcher.finished_events(status))
-    if (existing := _insert_run(run, job.id, in_savepoint=job_created)) is not None:
+    # Read before writing: most finished runs match no rule, and then the run is the only row
+    # written, by one INSERT outside any transaction (no BEGIN, no COMMIT, no savepoint).
+    has_rules = matcher.any_rule_for_job(connection, workspace_id, job.slug, matcher.finished_events(status))
+    alone = not (job_created or has_rules)
+    if (existing := _insert_run(run, job.id, connection if alone else None, in_savepoint=job_created)) is not None:
         return Reported(existing, False, [], job.slug)
     delivery_ids = []
     if has_rules:
@@ -128,22 +135,25 @@ def _match(hook, run: Run) -> list[int]:
         return []
 
 
-def _insert_run(run: Run, job_id: int, *, in_savepoint: bool) -> Run | None:
+def _insert_run(run: Run, job_id: int, connection: Connection | None, *, in_savepoint: bool) -> Run | None:
     """Insert the new run with one Core INSERT (no unit of work: a quarter of a report's CPU)
     and set its id; if a concurrent retry stored `(job, external_id)` first, that run.
 
-    Without a savepoint a collision rolls the whole transaction back, which is safe only when
-    it holds no other write: true unless this report created the job (the view's transaction is
-    fresh; `last_used_at` is committed apart). Every other report saves the savepoint's cost."""
+    With `connection` (autocommit) the INSERT is the report's only write and commits alone.
+    Otherwise it joins the session's transaction. There a collision rolls the whole transaction
+    back unless it runs in a savepoint, which is needed only when this report created the job:
+    the transaction is otherwise fresh (API key reads and marks are outside it)."""
     values = {column.key: getattr(run, attribute) for attribute, column in _RUN_COLUMNS}
     try:
-        if in_savepoint:
+        if connection is not None:
+            result = connection.execute(_INSERT_RUN, values)
+        elif in_savepoint:
             with db.session.begin_nested():
                 result = db.session.connection().execute(_INSERT_RUN, values)
         else:
             result = db.session.connection().execute(_INSERT_RUN, values)
     except IntegrityError:
-        if not in_savepoint:
+        if connection is None and not in_savepoint:
             db.session.rollback()
         existing = _run_by_external_id(job_id, run.external_id) if run.external_id is not None else None
         if existing is None:
@@ -158,13 +168,14 @@ _RUN_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in sa.inspec
                 if attribute.key != "id"]
 
 
-def _job_and_run_id(workspace_id: int, slug: str, external_id: str | None) -> tuple[JobRef | None, int | None]:
+def _job_and_run_id(connection: Connection, workspace_id: int, slug: str,
+                    external_id: str | None) -> tuple[JobRef | None, int | None]:
     """The job by slug and, when an external id is given, the id of its run reported with it,
     in one query: every report reads both before writing."""
     if external_id is None:
-        return _job_by_slug(workspace_id, slug), None
-    row = db.session.connection().execute(_JOB_AND_RUN_ID, {"workspace_id": workspace_id, "slug": slug,
-                                                            "external_id": external_id}).first()
+        return _job_by_slug(connection, workspace_id, slug), None
+    row = connection.execute(_JOB_AND_RUN_ID, {"workspace_id": workspace_id, "slug": slug,
+                                               "external_id": external_id}).first()
     return (JobRef(row.id, row.slug, row.default_deadline_seconds), row.run_id) if row is not None else (None, None)
 
 
@@ -185,7 +196,7 @@ def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: st
             job = Job(workspace_id=workspace_id, slug=slug, name=slug)
             db.session.add(job)
     except IntegrityError:
-        job = _job_by_slug(workspace_id, slug)  # created by a concurrent first report
+        job = _job_by_slug(db.session.connection(), workspace_id, slug)  # created by a concurrent first report
         if job is None:
             raise
         return job
@@ -194,8 +205,8 @@ def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: st
     return JobRef(job.id, job.slug, job.default_deadline_seconds)
 
 
-def _job_by_slug(workspace_id: int, slug: str) -> JobRef | None:
-    row = db.session.connection().execute(_JOB_BY_SLUG, {"workspace_id": workspace_id, "slug": slug}).first()
+def _job_by_slug(connection: Connection, workspace_id: int, slug: str) -> JobRef | None:
+    row = connection.execute(_JOB_BY_SLUG, {"workspace_id": workspace_id, "slug": slug}).first()
     return JobRef(*row) if row is not None else None
 
 

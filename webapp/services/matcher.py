@@ -9,6 +9,7 @@ import fnmatch
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from webapp.extensions import db
 from webapp.models import Alert, Delivery, Rule, Run
@@ -29,13 +30,13 @@ def on_run_finished(run: Run) -> list[int]:
     return _raise_alerts(run, events) if events else []
 
 
-def any_rule_for_job(workspace_id: int, slug: str, events: tuple[str, ...]) -> bool:
+def any_rule_for_job(connection: Connection, workspace_id: int, slug: str, events: tuple[str, ...]) -> bool:
     """Whether any of the workspace's active rules for `events` has a job filter matching
-    `slug`, read with one light Core query. Ingestion asks before it writes the run, so a
-    report no rule can match skips the matcher (and its savepoint) altogether."""
+    `slug`, read with one light Core query on `connection`. Ingestion asks before it writes the
+    run, so a report no rule can match skips the matcher (and its transaction) altogether."""
     if not events:
         return False
-    job_filters = db.session.connection().execute(
+    job_filters = connection.execute(
         _ACTIVE_RULE_FILTERS, {"workspace_id": workspace_id, "events": list(events)}).scalars()
     return any(job_filter is None or fnmatch.fnmatchcase(slug, job_filter) for job_filter in job_filters)
 
