@@ -41,15 +41,15 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (register every table with the metadata)
-    from webapp import database
     from webapp.database import configure_engine, render_migration_item
+    from webapp.database import init_app as init_database
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True, render_item=render_migration_item)
     login_manager.init_app(app)
     csrf.init_app(app)
-    database.init_app(app)
+    init_database(app)
     with app.app_context():
         configure_engine(db.engine)
 
