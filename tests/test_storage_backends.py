@@ -107,6 +107,8 @@ def test_a_report_that_writes_only_its_run_needs_no_transaction(api, db):
     transaction, so PostgreSQL gets no BEGIN and no COMMIT for them (two round trips of six),
     and the run is stored once the response says 201. A report that raises an alert still
     writes run, alert and delivery in one transaction."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no round trips to save: pysqlite opens no transaction for reads anyway")
     from webapp.models import Alert, Delivery, Run
     from webapp.services import dispatch
 

@@ -70,16 +70,24 @@ def configure_engine(engine: Engine) -> None:
 
 
 def autocommit_connection() -> Connection:
-    """This request's connection outside any transaction, for work that is one statement: a
-    read, or a write that is atomic on its own. In a transaction such a statement costs two
-    more round trips on PostgreSQL (psycopg sends BEGIN alone, then COMMIT): for a run report
-    that is a third of its database work. Checked out on first use and returned when the
-    request or app context ends (`init_app`); anything that writes more than one row uses
-    the session's transaction instead."""
+    """This request's connection for work that is one statement: a read, or a write that is
+    atomic on its own and that the view commits (on PostgreSQL it is durable at once).
+
+    On PostgreSQL it runs outside any transaction: in one, such a statement costs two more
+    round trips (psycopg sends BEGIN alone, then COMMIT), a third of a run report's database
+    work. It is checked out on first use and returned when the request or app context ends
+    (`init_app`). Anything that writes more than one row uses the session's transaction.
+
+    On SQLite it is the session's own connection: pysqlite opens no transaction for a read and
+    one for the first write, which the view's commit ends. There is no round trip to save, and
+    switching a SQLite connection to autocommit and back costs a PRAGMA each way."""
     connection = g.get("_autocommit_connection")
-    if connection is None:
-        connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        g._autocommit_connection = connection
+    if connection is not None:
+        return connection
+    engine = db.engine
+    if not is_postgresql(engine):
+        return db.session.connection()
+    connection = g._autocommit_connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     return connection
 
 

@@ -113,18 +113,20 @@ _LIVE_KEY_BY_HASH = (sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.created_by
 
 
 def api_key_from_token(token: str) -> ApiKeyIdentity | None:
-    """The live key for a bearer token, read with one light query on every API request, outside
-    any transaction. Marks it used at most once a minute: the UPDATE (conditional, so concurrent
-    requests write it once) runs only when the stored time is older than that."""
-    connection = autocommit_connection()  # a Core row needs none of the ORM's per-statement work
-    row = connection.execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_api_key(token)}).one_or_none()
+    """The live key for a bearer token, read with one light query on every API request (on the
+    autocommit connection: no transaction for a read). Marks it used at most once a minute: the
+    UPDATE (conditional, so concurrent requests write it once) and its commit happen only when
+    the stored time is older than that."""
+    # A Core row needs none of the ORM's per-statement work.
+    row = autocommit_connection().execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_api_key(token)}).one_or_none()
     if row is None:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        connection.execute(
+        db.session.execute(
             sa.update(ApiKey)
             .where(ApiKey.id == row.id, sa.or_(ApiKey.last_used_at.is_(None),
                                                ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
             .values(last_used_at=now))
+        db.session.commit()
     return ApiKeyIdentity(row.id, row.workspace_id, row.created_by_id)

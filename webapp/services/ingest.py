@@ -1,10 +1,10 @@
 """Runs reported by jobs through the API: validation, idempotent creation and finishing.
 
 Most reports write one row (a new run of a known job that no rule can match): that INSERT and
-the reads before it run outside any transaction, on the request's autocommit connection. Every
-other report writes in the session's transaction, which the view commits before it hands the
-returned delivery ids to the dispatcher, so sending starts only once the run, its alerts and
-deliveries are durable. Alert raising runs inside a savepoint: a bug in a rule must never lose
+the reads before it run on the request's autocommit connection (on PostgreSQL outside any
+transaction). Every other report writes in the session's transaction, which the view commits
+before it hands the returned delivery ids to the dispatcher, so sending starts only once the
+run, its alerts and deliveries are durable. Alert raising runs inside a savepoint: a bug in a rule must never lose
 the run a job reported.
 """
 import json
@@ -86,7 +86,7 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
         run.finished_at = now
         run.duration_ms = duration_ms if duration_ms is not None else 0
     # Read before writing: most finished runs match no rule, and then the run is the only row
-    # written, by one INSERT outside any transaction (no BEGIN, no COMMIT, no savepoint).
+    # written, by one INSERT on the autocommit connection (no BEGIN, no COMMIT, no savepoint).
     has_rules = matcher.any_rule_for_job(connection, workspace_id, job.slug, matcher.finished_events(status))
     alone = not (job_created or has_rules)
     if (existing := _insert_run(run, job.id, connection if alone else None, in_savepoint=job_created)) is not None:
@@ -139,8 +139,9 @@ def _insert_run(run: Run, job_id: int, connection: Connection | None, *, in_save
     """Insert the new run with one Core INSERT (no unit of work: a quarter of a report's CPU)
     and set its id; if a concurrent retry stored `(job, external_id)` first, that run.
 
-    With `connection` (autocommit) the INSERT is the report's only write and commits alone.
-    Otherwise it joins the session's transaction. There a collision rolls the whole transaction
+    With `connection` (`autocommit_connection()`) the INSERT is the report's only write: it
+    commits alone, or on SQLite with the view's commit. Otherwise it joins the session's
+    transaction. There a collision rolls the whole transaction
     back unless it runs in a savepoint, which is needed only when this report created the job:
     the transaction is otherwise fresh (API key reads and marks are outside it)."""
     values = {column.key: getattr(run, attribute) for attribute, column in _RUN_COLUMNS}
