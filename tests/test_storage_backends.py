@@ -121,11 +121,11 @@ def test_a_report_that_writes_only_its_run_needs_no_transaction(api, db):
         autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
         statements.append((statement.split()[0].upper(), "autocommit" if autocommit else "transaction"))
 
-    assert api.post("/runs", json={"job": "nightly", "status": "succeeded"}).status_code == 201  # creates the job
     def note_commit(_connection):
         if threading.get_ident() == request_thread:
             commits.append(True)
 
+    assert api.post("/runs", json={"job": "nightly", "status": "succeeded"}).status_code == 201  # creates the job
     sa.event.listen(db.engine, "before_cursor_execute", note_statement)
     sa.event.listen(db.engine, "commit", note_commit)
     try:
@@ -139,7 +139,8 @@ def test_a_report_that_writes_only_its_run_needs_no_transaction(api, db):
         endpoint = api.post("/endpoints", json={"name": "Receiver", "url": "http://127.0.0.1:9/hook"}).get_json()
         assert api.post("/rules", json={"name": "failures", "event": "run_failed", "endpoint_ids": [endpoint["id"]],
                                         "cooldown_seconds": 0}).status_code == 201
-        statements.clear(), commits.clear()
+        statements.clear()
+        commits.clear()
         assert api.post("/runs", json={"job": "nightly", "external_id": "b-3", "status": "failed"}).status_code == 201
         writes = [mode for verb, mode in statements if verb in ("INSERT", "UPDATE")]
         assert writes and set(writes) == {"transaction"} and len(commits) == 1

@@ -4,8 +4,8 @@ Most reports write one row (a new run of a known job that no rule can match): th
 the reads before it run on the request's autocommit connection (on PostgreSQL outside any
 transaction). Every other report writes in the session's transaction, which the view commits
 before it hands the returned delivery ids to the dispatcher, so sending starts only once the
-run, its alerts and deliveries are durable. Alert raising runs inside a savepoint: a bug in a rule must never lose
-the run a job reported.
+run, its alerts and deliveries are durable. Alert raising runs inside a savepoint: a bug in a
+rule must never lose the run a job reported.
 """
 import json
 import logging
@@ -141,9 +141,9 @@ def _insert_run(run: Run, job_id: int, connection: Connection | None, *, in_save
 
     With `connection` (`autocommit_connection()`) the INSERT is the report's only write: it
     commits alone, or on SQLite with the view's commit. Otherwise it joins the session's
-    transaction. There a collision rolls the whole transaction
-    back unless it runs in a savepoint, which is needed only when this report created the job:
-    the transaction is otherwise fresh (API key reads and marks are outside it)."""
+    transaction, where a collision rolls the whole transaction back unless the INSERT runs in
+    a savepoint. That is needed only when this report created the job: the transaction is
+    otherwise fresh (the API key's last-use mark is committed apart)."""
     values = {column.key: getattr(run, attribute) for attribute, column in _RUN_COLUMNS}
     try:
         if connection is not None:
