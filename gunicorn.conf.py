@@ -114,5 +114,7 @@ def worker_exit(server, worker):
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "extensions"):
         from webapp.scheduler import stop_scheduler
+        from webapp.services import api_cache
 
         stop_scheduler(app, wait=True)
+        api_cache.stop(app)

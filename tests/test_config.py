@@ -99,6 +99,21 @@ def test_settings_are_read_from_the_environment(environment, tmp_path):
     assert (config["TOCSIN_RETRY_INTERVAL"], config["TOCSIN_HISTORY_DAYS"]) == (0.5, 7)
 
 
+def test_the_api_cache_is_on_outside_tests_and_only_ever_on_postgresql(environment, tmp_path):
+    from tests.conftest import make_app
+    from webapp.services import api_cache
+
+    assert load_config(tmp_path)["TOCSIN_API_CACHE"] is True
+    environment.setenv("TOCSIN_API_CACHE", "off")
+    assert load_config(tmp_path)["TOCSIN_API_CACHE"] is False
+    environment.setenv("TOCSIN_ENV", "testing")
+    environment.delenv("TOCSIN_API_CACHE")
+    assert load_config(tmp_path)["TOCSIN_API_CACHE"] is False
+
+    sqlite_app = make_app(tmp_path, TOCSIN_API_CACHE=True)
+    assert api_cache.EXTENSION not in sqlite_app.extensions  # SQLite: statements in process, nothing to save
+
+
 def test_a_mistyped_number_names_the_variable(environment, tmp_path):
     environment.setenv("TOCSIN_HISTORY_DAYS", "thirty")
 

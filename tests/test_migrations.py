@@ -94,3 +94,22 @@ def test_the_migrated_database_serves_sign_up_and_the_api(bare_app):
 
     assert "after migration" in page.get_data(as_text=True)
     assert client.get("/healthz").json["status"] == "ok"
+
+
+def test_upgrading_creates_the_triggers_the_api_cache_listens_to(bare_app):
+    """On PostgreSQL, the same triggers as `create_all` gives the tests; none on SQLite."""
+    upgrade()
+    if db.engine.dialect.name != "postgresql":
+        assert not db.session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
+        return
+    triggers = sa.text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
+    assert db.session.scalars(triggers).all() == ["api_key_cached_rows", "job_cached_rows", "rule_cached_rows"]
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as listener:
+        listener.execute(sa.text("LISTEN tocsin_cached_rows"))
+        db.session.execute(sa.text("UPDATE api_key SET revoked_at = now() WHERE id = -1"))  # no row: a notice all the same
+        db.session.commit()
+        notices = listener.connection.dbapi_connection.notifies(timeout=1, stop_after=1)
+        assert [notice.payload for notice in notices] == ["api_key"]
+
+    downgrade(revision="0005")
+    assert db.session.scalars(triggers).all() == []

@@ -43,6 +43,7 @@ def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (register every table with the metadata)
     from webapp.database import configure_engine, render_migration_item
     from webapp.database import init_app as init_database
+    from webapp.services import api_cache
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
@@ -52,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     init_database(app)
     with app.app_context():
         configure_engine(db.engine)
+    api_cache.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,4 +1,5 @@
 """All models, one module per aggregate; import from here."""
+from webapp.models import change_notices  # noqa: F401  (triggers the API cache listens to, on PostgreSQL)
 from webapp.models.accounts import ApiKey, Membership, User, Workspace
 from webapp.models.alerts import Alert
 from webapp.models.audit import AuditEvent

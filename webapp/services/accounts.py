@@ -1,7 +1,8 @@
 """Users, workspaces and API keys, shared by the sign-up page and the shell commands."""
 import hashlib
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from webapp.database import autocommit_connection
 from webapp.extensions import db
 from webapp.models import ApiKey, Membership, User, Workspace
-from webapp.services import audit
+from webapp.services import api_cache, audit
 from webapp.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
@@ -113,20 +114,36 @@ _LIVE_KEY_BY_HASH = (sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.created_by
 
 
 def api_key_from_token(token: str) -> ApiKeyIdentity | None:
-    """The live key for a bearer token, read with one light query on every API request (on the
-    autocommit connection: no transaction for a read). Marks it used at most once a minute: the
+    """The live key for a bearer token, read with one light query on the autocommit connection
+    (no transaction for a read), or from the API cache on PostgreSQL (`api_cache`: a revoked
+    key leaves it within milliseconds). Marks it used at most once a minute per process: the
     UPDATE (conditional, so concurrent requests write it once) and its commit happen only when
-    the stored time is older than that."""
-    # A Core row needs none of the ORM's per-statement work.
-    row = autocommit_connection().execute(_LIVE_KEY_BY_HASH, {"key_hash": hash_api_key(token)}).one_or_none()
-    if row is None:
+    the time last seen is older than that."""
+    key_hash = hash_api_key(token)
+    live = api_cache.cached(("api_key", key_hash), lambda: _live_key(key_hash))
+    if live is None:
         return None
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+    if live.last_used_at is None or now - live.last_used_at > LAST_USED_RESOLUTION:
         db.session.execute(
             sa.update(ApiKey)
-            .where(ApiKey.id == row.id, sa.or_(ApiKey.last_used_at.is_(None),
-                                               ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
+            .where(ApiKey.id == live.identity.id, sa.or_(ApiKey.last_used_at.is_(None),
+                                                          ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
             .values(last_used_at=now))
         db.session.commit()
-    return ApiKeyIdentity(row.id, row.workspace_id, row.created_by_id)
+        live.last_used_at = now
+    return live.identity
+
+
+@dataclass(slots=True)
+class _LiveKey:
+    identity: ApiKeyIdentity
+    last_used_at: datetime | None
+
+
+def _live_key(key_hash: str) -> _LiveKey | None:
+    # A Core row needs none of the ORM's per-statement work.
+    row = autocommit_connection().execute(_LIVE_KEY_BY_HASH, {"key_hash": key_hash}).one_or_none()
+    if row is None:
+        return None
+    return _LiveKey(ApiKeyIdentity(row.id, row.workspace_id, row.created_by_id), row.last_used_at)

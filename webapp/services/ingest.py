@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
@@ -22,7 +23,7 @@ from webapp.database import autocommit_connection
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import RUN_STATUSES, Job, Run
-from webapp.services import audit, matcher, metrics
+from webapp.services import api_cache, audit, matcher, metrics
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -65,20 +66,18 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
                client_ip: str | None = None) -> Reported:
     """Store a reported run, creating its job on first report, and raise its alerts."""
     clean = _validate_report(data)
-    external_id = clean.get("external_id")
+    slug = clean["job"]
     connection = autocommit_connection()
-    job, existing_id = _job_and_run_id(connection, workspace_id, clean["job"], external_id)
-    if existing_id is not None:
-        return Reported(db.session.get(Run, existing_id), False, [], job.slug)
+    job = api_cache.cached(("job", workspace_id, slug), lambda: _job_by_slug(connection, workspace_id, slug))
     job_created = job is None
     if job_created:
-        job = _create_job(workspace_id, clean["job"], user_id, client_ip)
+        job = _create_job(workspace_id, slug, user_id, client_ip)
 
     now = utcnow()
     status = clean.get("status", "running")
     duration_ms = clean.get("duration_ms")
     started_at = now - timedelta(milliseconds=duration_ms) if duration_ms else now
-    run = Run(workspace_id=workspace_id, job_id=job.id, external_id=external_id, status=status,
+    run = Run(workspace_id=workspace_id, job_id=job.id, external_id=clean.get("external_id"), status=status,
               started_at=started_at, deadline_at=_deadline(clean, job, started_at),
               message=clean.get("message"), run_metadata=clean.get("metadata"), created_at=now,
               finished_at=None, duration_ms=None, timed_out_at=None)  # every column set: none reloads
@@ -89,7 +88,7 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     # written, by one INSERT on the autocommit connection (no BEGIN, no COMMIT, no savepoint).
     has_rules = matcher.any_rule_for_job(connection, workspace_id, job.slug, matcher.finished_events(status))
     alone = not (job_created or has_rules)
-    if (existing := _insert_run(run, job.id, connection if alone else None, in_savepoint=job_created)) is not None:
+    if (existing := _insert_run(run, job.id, connection if alone else db.session.connection())) is not None:
         return Reported(existing, False, [], job.slug)
     delivery_ids = []
     if has_rules:
@@ -135,59 +134,33 @@ def _match(hook, run: Run) -> list[int]:
         return []
 
 
-def _insert_run(run: Run, job_id: int, connection: Connection | None, *, in_savepoint: bool) -> Run | None:
+def _insert_run(run: Run, job_id: int, connection: Connection) -> Run | None:
     """Insert the new run with one Core INSERT (no unit of work: a quarter of a report's CPU)
-    and set its id; if a concurrent retry stored `(job, external_id)` first, that run.
+    and set its id; if the job already has a run with this external id (a retried report, even
+    a concurrent one), insert nothing and return that run instead.
 
-    With `connection` (`autocommit_connection()`) the INSERT is the report's only write: it
-    commits alone, or on SQLite with the view's commit. Otherwise it joins the session's
-    transaction, where a collision rolls the whole transaction back unless the INSERT runs in
-    a savepoint. That is needed only when this report created the job: the transaction is
-    otherwise fresh (the API key's last-use mark is committed apart)."""
+    `connection` is `autocommit_connection()` when the run is the report's only write (it
+    commits alone, or on SQLite with the view's commit), else the session's connection, whose
+    transaction the view commits. ON CONFLICT DO NOTHING makes a repeated external id no error,
+    so neither transaction needs a savepoint or a rollback for it."""
     values = {column.key: getattr(run, attribute) for attribute, column in _RUN_COLUMNS}
-    try:
-        if connection is not None:
-            result = connection.execute(_INSERT_RUN, values)
-        elif in_savepoint:
-            with db.session.begin_nested():
-                result = db.session.connection().execute(_INSERT_RUN, values)
-        else:
-            result = db.session.connection().execute(_INSERT_RUN, values)
-    except IntegrityError:
-        if connection is None and not in_savepoint:
-            db.session.rollback()
-        existing = _run_by_external_id(job_id, run.external_id) if run.external_id is not None else None
-        if existing is None:
-            raise
-        return existing
-    run.id = result.inserted_primary_key[0]
+    run_id = connection.execute(_INSERT_RUN[connection.dialect.name], values).scalar()
+    if run_id is None:
+        return _run_by_external_id(job_id, run.external_id)
+    run.id = run_id
     return None
 
 
-_INSERT_RUN = Run.__table__.insert()
-_RUN_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in sa.inspect(Run).column_attrs
-                if attribute.key != "id"]
-
-
-def _job_and_run_id(connection: Connection, workspace_id: int, slug: str,
-                    external_id: str | None) -> tuple[JobRef | None, int | None]:
-    """The job by slug and, when an external id is given, the id of its run reported with it,
-    in one query: every report reads both before writing."""
-    if external_id is None:
-        return _job_by_slug(connection, workspace_id, slug), None
-    row = connection.execute(_JOB_AND_RUN_ID, {"workspace_id": workspace_id, "slug": slug,
-                                               "external_id": external_id}).first()
-    return (JobRef(row.id, row.slug, row.default_deadline_seconds), row.run_id) if row is not None else (None, None)
+def _insert_run_statement(insert):
+    return insert(Run).on_conflict_do_nothing(index_elements=["job_id", "external_id"]).returning(Run.id)
 
 
 # Built once (each report runs one of them): building a statement costs more than running it.
-_JOB_COLUMNS = (Job.id, Job.slug, Job.default_deadline_seconds)
-_JOB_BY_SLUG = sa.select(*_JOB_COLUMNS).where(Job.workspace_id == sa.bindparam("workspace_id"),
-                                              Job.slug == sa.bindparam("slug"))
-_JOB_AND_RUN_ID = (
-    sa.select(*_JOB_COLUMNS, Run.id.label("run_id"))
-    .outerjoin(Run, sa.and_(Run.job_id == Job.id, Run.external_id == sa.bindparam("external_id")))
-    .where(Job.workspace_id == sa.bindparam("workspace_id"), Job.slug == sa.bindparam("slug")))
+_INSERT_RUN = {"postgresql": _insert_run_statement(postgresql.insert), "sqlite": _insert_run_statement(sqlite.insert)}
+_RUN_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in sa.inspect(Run).column_attrs
+                if attribute.key != "id"]
+_JOB_BY_SLUG = sa.select(Job.id, Job.slug, Job.default_deadline_seconds).where(
+    Job.workspace_id == sa.bindparam("workspace_id"), Job.slug == sa.bindparam("slug"))
 
 
 def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: str | None) -> JobRef:

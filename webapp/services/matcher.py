@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from webapp.extensions import db
 from webapp.models import Alert, Delivery, Rule, Run
+from webapp.services import api_cache
 from webapp.timeutil import isoformat, utcnow
 
 DEFAULT_CONSECUTIVE_COUNT = 3
@@ -32,12 +33,13 @@ def on_run_finished(run: Run) -> list[int]:
 
 def any_rule_for_job(connection: Connection, workspace_id: int, slug: str, events: tuple[str, ...]) -> bool:
     """Whether any of the workspace's active rules for `events` has a job filter matching
-    `slug`, read with one light Core query on `connection`. Ingestion asks before it writes the
-    run, so a report no rule can match skips the matcher (and its transaction) altogether."""
+    `slug`, read with one light Core query on `connection` (or from the API cache on
+    PostgreSQL). Ingestion asks before it writes the run, so a report no rule can match skips
+    the matcher (and its transaction) altogether."""
     if not events:
         return False
-    job_filters = connection.execute(
-        _ACTIVE_RULE_FILTERS, {"workspace_id": workspace_id, "events": list(events)}).scalars()
+    job_filters = api_cache.cached(("rule_filters", workspace_id, events), lambda: tuple(connection.execute(
+        _ACTIVE_RULE_FILTERS, {"workspace_id": workspace_id, "events": list(events)}).scalars()))
     return any(job_filter is None or fnmatch.fnmatchcase(slug, job_filter) for job_filter in job_filters)
 
 
