@@ -14,8 +14,8 @@ Freshness, without a time-to-live:
   read the database as they would without it. A lost connection also clears it.
 - A row read while a notice was being applied is not stored (the generation check in `put`).
 
-So a revoked key stops working within milliseconds on every process; `trust_seconds` (5 s)
-bounds it only if the listener's connection hangs without failing. SQLite needs none of this
+So a revoked key stops working within milliseconds on every process, and within
+`trust_seconds` (5 s) even if a listener falls behind or its connection hangs without failing. SQLite needs none of this
 (its statements cost microseconds, in process) and gets no cache. `TOCSIN_API_CACHE=off` turns
 it off.
 """
@@ -39,7 +39,8 @@ EXTENSION = "tocsin_api_cache"
 PROBE_SECONDS = 2.0
 TRUST_SECONDS = 5.0
 RECONNECT_SECONDS = 1.0
-MAX_ENTRIES = 20_000  # then it starts afresh: keys, jobs and workspaces are few, attackers' misses are not stored
+# Beyond this it starts afresh. Misses (an attacker's unknown keys) are never stored.
+MAX_ENTRIES = 20_000
 PROBE_PREFIX = "probe "
 
 
@@ -83,12 +84,12 @@ class ApiCache:
     def trusted(self) -> bool:
         return time.monotonic() < self._trusted_until
 
-    def stop(self, timeout: float | None = None) -> None:
+    def stop(self) -> None:
         """Stop the listener (at most one probe interval later) and forget everything."""
         self._stopping.set()
         thread = self._thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(self.probe_seconds + 1 if timeout is None else timeout)
+            thread.join(self.probe_seconds + 1)
         self._clear(distrust=True)
 
     # --- the listener -----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Most reports write one row (a new run of a known job that no rule can match): that INSERT and
 the reads before it run on the request's autocommit connection (on PostgreSQL outside any
-transaction). Every other report writes in the session's transaction, which the view commits
+transaction, and the reads come from the API cache, so the INSERT is the report's only
+statement). Every other report writes in the session's transaction, which the view commits
 before it hands the returned delivery ids to the dispatcher, so sending starts only once the
 run, its alerts and deliveries are durable. Alert raising runs inside a savepoint: a bug in a
 rule must never lose the run a job reported.
