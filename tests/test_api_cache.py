@@ -122,10 +122,10 @@ def test_a_job_changed_in_the_database_is_read_afresh(api, db, cache, other_proc
 
 def test_without_its_listener_the_cache_answers_nothing_until_it_hears_again(api, db, cache, other_process):
     warm(api, cache)
-    listeners = other_process.scalars(sa.text(
-        "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN tocsin_cached_rows%'")).all()
-    assert len(listeners) == 1
-    other_process.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": listeners[0]})
+    listening = other_process.scalar(sa.text("SELECT query FROM pg_stat_activity WHERE pid = :pid"),
+                                     {"pid": cache.listener_pid})
+    assert listening == "LISTEN tocsin_cached_rows"
+    other_process.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": cache.listener_pid})
 
     wait_until(lambda: not cache.trusted())
     with StatementLog(db.engine) as log:

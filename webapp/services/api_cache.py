@@ -59,6 +59,7 @@ class ApiCache:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._failing = False
+        self.listener_pid: int | None = None
 
     def get(self, key: Hashable):
         """The cached value, or None: not cached, or the cache cannot be trusted at this moment."""
@@ -126,6 +127,7 @@ class ApiCache:
                 connection = listener.dbapi_connection
                 connection.autocommit = True
                 connection.execute(f"LISTEN {CHANNEL}")
+                self.listener_pid = connection.info.backend_pid  # for pg_stat_activity (and the tests)
                 self._failing = False
                 self._listen(engine, connection)
             except Exception as error:  # noqa: BLE001  (any failure: distrust, reconnect, go on)
