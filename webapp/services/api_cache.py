@@ -51,7 +51,7 @@ class ApiCache:
         self._app = app
         self.probe_seconds = probe_seconds
         self.trust_seconds = trust_seconds
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _start clears while holding it
         self._entries: dict[Hashable, object] = {}
         self._generation = 0
         self._trusted_until = 0.0
@@ -65,9 +65,7 @@ class ApiCache:
         """The cached value, or None: not cached, or the cache cannot be trusted at this moment."""
         if self._pid != os.getpid():
             self._start()
-        if time.monotonic() >= self._trusted_until:
-            return None
-        return self._entries.get(key)
+        return self._entries.get(key) if self.trusted() else None
 
     def generation(self) -> int:
         """Read before loading a value from the database; pass it to `put`."""
@@ -76,7 +74,7 @@ class ApiCache:
     def put(self, key: Hashable, value, generation: int) -> None:
         """Store a value loaded from the database, unless a notice arrived since `generation`."""
         with self._lock:
-            if generation != self._generation or time.monotonic() >= self._trusted_until:
+            if generation != self._generation or not self.trusted():
                 return
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
@@ -100,10 +98,7 @@ class ApiCache:
             if self._pid == os.getpid() or self._stopping.is_set():
                 return
             self._pid = os.getpid()
-            # Inherited through a fork: the parent's listener thread did not come along.
-            self._trusted_until = 0.0
-            self._generation += 1
-            self._entries.clear()
+            self._clear(distrust=True)  # inherited through a fork: the parent's listener did not come along
             self._thread = threading.Thread(target=self._run, name="tocsin-api-cache", daemon=True)
             self._thread.start()
 
