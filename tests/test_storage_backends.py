@@ -77,6 +77,39 @@ def test_a_busy_pooled_connection_is_not_pinged_before_each_use(app, db):
     assert pings == []
 
 
+def test_a_busy_process_keeps_its_connections_instead_of_reopening_them(app, db):
+    """A process's send workers and request threads all use the database at once; when they
+    do it again, PostgreSQL starts no new server process (SQLAlchemy's default pool of 5 kept
+    only 5 and closed the rest on return)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a SQLite connection is a file handle, not a server process")
+    busy = app.config["TOCSIN_SEND_WORKERS"] + 4  # send workers and gunicorn's default 4 threads
+
+    def all_at_once() -> set[int]:
+        connections = [db.engine.connect() for _ in range(busy)]
+        try:
+            return {connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in connections}
+        finally:
+            for connection in connections:
+                connection.close()
+
+    first = all_at_once()
+    assert all_at_once() == first and len(first) == busy
+
+
+def test_the_pool_size_is_a_setting_on_postgresql_only(tmp_path, database_uri):
+    from tests.conftest import make_app
+    from webapp.extensions import db
+
+    app = make_app(tmp_path, database_uri, TOCSIN_DB_POOL_SIZE=3)
+    with app.app_context():
+        try:
+            expected = 3 if db.engine.dialect.name == "postgresql" else sa.pool.QueuePool(lambda: None).size()
+            assert db.engine.pool.size() == expected
+        finally:
+            db.engine.dispose()
+
+
 def test_rule_job_filters_choose_the_alerts_on_this_backend(api, db):
     """Globs (`*`, `?`, `[0-9]`), "every job" and an inactive rule, through the API: a
     matching active rule raises an alert for a known job's failed run, the others do not."""

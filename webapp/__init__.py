@@ -41,10 +41,11 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from webapp import models  # noqa: F401  (register every table with the metadata)
-    from webapp.database import configure_engine, render_migration_item
+    from webapp.database import configure_engine, engine_options, render_migration_item
     from webapp.database import init_app as init_database
     from webapp.services import api_cache
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True, render_item=render_migration_item)
