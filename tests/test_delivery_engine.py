@@ -6,6 +6,7 @@ The engine is driven by calling the retry job and waiting for the send pool; ins
 sleeping through a back-off the test moves `next_attempt_at` to now.
 """
 import socket
+import threading
 from datetime import timedelta
 
 import pytest
@@ -357,3 +358,30 @@ def test_prune_history_deletes_old_attempts_and_finished_deliveries_but_keeps_pe
     assert kept_attempts == {ids["recent_dead"]}
     assert removed == 3  # two old attempts and one finished delivery
     assert reload(db, Delivery, ids["old_pending"]).status == "pending"
+
+
+@pytest.mark.postgres_too
+def test_sending_never_rolls_back_a_postgresql_transaction(app, db, workspace, receiver, monkeypatch):
+    """psycopg forgets all of a connection's prepared statements at each ROLLBACK, so the claim,
+    load and outcome of an attempt must end their transactions otherwise; rolling back after
+    each read had PostgreSQL plan every statement afresh, most of its work per delivery."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no prepared statements to lose")
+    import psycopg
+
+    endpoint, _ = make_endpoint(workspace, receiver.url())
+    delivery_ids = [pending_delivery(db, endpoint) for _ in range(6)]
+    rollbacks = []
+    real_rollback = psycopg.Connection.rollback
+
+    def noted_rollback(connection):
+        if connection.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            rollbacks.append(threading.current_thread().name)
+        return real_rollback(connection)
+
+    monkeypatch.setattr(psycopg.Connection, "rollback", noted_rollback)
+    run_retry_job(app)
+    monkeypatch.undo()
+
+    assert [reload(db, Delivery, delivery_id).status for delivery_id in delivery_ids] == ["delivered"] * 6
+    assert rollbacks == []

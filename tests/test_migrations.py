@@ -102,7 +102,8 @@ def test_upgrading_creates_the_triggers_the_api_cache_listens_to(bare_app):
     if db.engine.dialect.name != "postgresql":
         assert not db.session.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
         return
-    triggers = sa.text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
+    triggers = sa.text("SELECT tgname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid "
+                       "WHERE NOT tgisinternal AND relnamespace = current_schema()::regnamespace ORDER BY tgname")
     assert db.session.scalars(triggers).all() == ["api_key_cached_rows", "job_cached_rows", "rule_cached_rows"]
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as listener:
         listener.execute(sa.text("LISTEN tocsin_cached_rows"))

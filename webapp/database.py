@@ -106,6 +106,14 @@ def autocommit_connection() -> Connection:
     return connection
 
 
+def end_read() -> None:
+    """End the session's read-only transaction with COMMIT, not ROLLBACK: the two undo nothing
+    different after reads, but psycopg forgets every prepared statement of the connection at a
+    ROLLBACK (it cannot tell what the rollback undid), and sends DEALLOCATE ALL next time. A
+    connection whose reads end in rollbacks has PostgreSQL plan every statement afresh."""
+    db.session.commit()
+
+
 def _release_autocommit_connection(_error=None) -> None:
     connection = g.pop("_autocommit_connection", None)
     if connection is not None:

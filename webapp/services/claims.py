@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
-from webapp.database import is_postgresql, serialised_writes
+from webapp.database import end_read, is_postgresql, serialised_writes
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt
 from webapp.models.endpoints import Endpoint
@@ -193,7 +193,7 @@ def _window_full(window: int) -> bool:
     found = db.session.scalar(sa.select(sa.func.count()).select_from(
         sa.select(Delivery.id).where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
         .limit(window).subquery()))
-    db.session.rollback()
+    end_read()
     return found >= window
 
 
@@ -253,5 +253,5 @@ def release(delivery_id: int, lease_until: datetime) -> bool:
 def has_due() -> bool:
     """Whether anything is due now (claimable or waiting for an endpoint's limits)."""
     found = db.session.scalar(sa.select(sa.exists().where(due_condition(utcnow()))))
-    db.session.rollback()  # end the read transaction: the caller may sleep next
+    end_read()  # the caller may sleep next
     return bool(found)

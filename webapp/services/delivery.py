@@ -17,13 +17,14 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import joinedload
 
+from webapp.database import end_read
 from webapp.extensions import db
-from webapp.models import Alert, Delivery, Endpoint, Rule, Workspace
-from webapp.services import claims, metrics, outcomes
+from webapp.models import Delivery, Endpoint, Rule
+from webapp.services import claims, delivery_snapshot, metrics, outcomes
 from webapp.services.backoff import backoff_seconds
 from webapp.services.claims import claim_due, claim_one, has_due, release  # noqa: F401  (public API)
+from webapp.services.delivery_snapshot import DeliverySnapshot
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -68,26 +69,7 @@ class _Sent:
     last_error: str | None = None  # set when sending raised inside Tocsin
 
 
-# Built once (the id is a bound parameter): building the statement and its cache key per
-# attempt cost more CPU than running it. The workspace comes along so the payload's
-# `session.get(Workspace, …)` is answered from the identity map instead of another query.
-_LOAD = (sa.select(Delivery, Workspace).join(Workspace, Workspace.id == Delivery.workspace_id)
-         .where(Delivery.id == sa.bindparam("delivery_id"))
-         .options(joinedload(Delivery.endpoint),
-                  joinedload(Delivery.alert).options(joinedload(Alert.run),
-                                                     joinedload(Alert.rule).lazyload(Rule.endpoints)))
-         .execution_options(populate_existing=True))
-
-
-def _load(delivery_id: int) -> tuple[Delivery, Workspace] | tuple[None, None]:
-    """The delivery with everything the request needs, in one query (the rule's endpoint list,
-    loaded eagerly elsewhere, is not needed here), and its workspace: the caller holds on to it,
-    since the session's identity map keeps only weak references."""
-    row = db.session.execute(_LOAD, {"delivery_id": delivery_id}).first()
-    return (row[0], row[1]) if row is not None else (None, None)
-
-
-def _lease_left_for(delivery: Delivery, lease_until: datetime, now: datetime) -> bool:
+def _lease_left_for(delivery: DeliverySnapshot, lease_until: datetime, now: datetime) -> bool:
     """Whether the lease still covers a whole attempt (a claim that waited in the local queue
     too long is given back rather than sent: another process may take it over meanwhile)."""
     timeout = delivery.endpoint.timeout_seconds or 10
@@ -100,7 +82,7 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
     Returns None when the lease is no longer ours (nothing written, nothing sent if we found out
     before sending). Commits. Never sends to a deleted or disabled endpoint.
     """
-    delivery, _workspace = _load(delivery_id)
+    delivery = delivery_snapshot.load(delivery_id)
     if delivery is None or delivery.status != "sending" or delivery.lease_until != lease_until:
         db.session.rollback()
         return None
@@ -109,7 +91,7 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
         db.session.rollback()
         release(delivery_id, lease_until)
         return None
-    sent = _Sent(delivery.id, delivery.workspace_id, delivery.endpoint_id, delivery.endpoint.url,
+    sent = _Sent(delivery.id, delivery.workspace_id, delivery.endpoint.id, delivery.endpoint.url,
                  delivery.endpoint.failing_since, delivery.is_test, delivery.attempt_count + 1, delivery.max_attempts)
     unavailable = unavailable_reason(delivery)
     if unavailable is not None:
@@ -120,9 +102,9 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
 
     first_attempt_delay = _alert_age_seconds(delivery) if delivery.attempt_count == 0 else None
     try:
-        body, headers, not_sent = sender.prepare(delivery, delivery.endpoint)
+        body, headers, not_sent = sender.prepare(delivery)
         url, timeout = delivery.endpoint.url, delivery.endpoint.timeout_seconds
-        db.session.rollback()  # end the read transaction before the network call
+        end_read()  # before the network call
         result = sender.post(url, timeout, body, headers, not_sent, started)
     except Exception as error:  # a bug must not leave the row looping on lease expiry for ever
         log.exception("delivery %s: sending raised", delivery_id)
@@ -136,12 +118,12 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
     return _write(sent, lease_until, decide(sent, result, utcnow()), result=result, attempt_row=attempt_row)
 
 
-def _alert_age_seconds(delivery: Delivery) -> float | None:
+def _alert_age_seconds(delivery: DeliverySnapshot) -> float | None:
     """Seconds from the alert being raised to now (its delivery's first attempt starting)."""
     return (utcnow() - delivery.alert.created_at).total_seconds() if delivery.alert is not None else None
 
 
-def unavailable_reason(delivery: Delivery) -> str | None:
+def unavailable_reason(delivery: DeliverySnapshot) -> str | None:
     """Why this delivery must not be sent at all, or None. A test send may use a disabled endpoint."""
     endpoint = delivery.endpoint
     if endpoint.deleted_at is not None:

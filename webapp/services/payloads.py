@@ -14,8 +14,6 @@ import jinja2
 from flask import current_app
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from webapp.extensions import db
-from webapp.models import Workspace
 from webapp.timeutil import isoformat, utcnow
 
 SEVERITY_EMOJI = {"critical": "🔴", "warning": "⚠️", "info": "ℹ️"}
@@ -39,9 +37,8 @@ def _base_url() -> str:
     return (current_app.config.get("TOCSIN_BASE_URL") or "").rstrip("/")
 
 
-def alert_context(alert, delivery) -> dict:
+def alert_context(alert, workspace) -> dict:
     """The `data` object for a real alert: IDs and summaries only, never run metadata."""
-    workspace = db.session.get(Workspace, alert.workspace_id)
     rule, job, run = alert.rule, alert.job, alert.run
     return {
         "alert": {
@@ -52,7 +49,7 @@ def alert_context(alert, delivery) -> dict:
         "rule": {"id": str(rule.id), "name": rule.name} if rule else None,
         "job": {"slug": job.slug, "name": job.name} if job else None,
         "run": _run_summary(run) if run else None,
-        "workspace": {"id": _id(alert.workspace_id), "name": workspace.name if workspace else None},
+        "workspace": {"id": _id(alert.workspace_id), "name": workspace.name},
     }
 
 

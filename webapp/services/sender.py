@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from webapp import __version__
 from webapp.extensions import db
-from webapp.models import Delivery, DeliveryAttempt, Endpoint, Workspace
-from webapp.services import crypto, outbound, payloads, signing
+from webapp.models import Delivery, DeliveryAttempt
+from webapp.services import crypto, delivery_snapshot, outbound, payloads, signing
+from webapp.services.delivery_snapshot import DeliverySnapshot, EndpointSnapshot
 from webapp.services.outbound import OutboundResult
 from webapp.timeutil import utcnow
 
@@ -41,7 +42,7 @@ class _NotSent(Exception):
         self.outcome, self.error = outcome, error
 
 
-def signing_secrets(endpoint: Endpoint) -> list[str]:
+def signing_secrets(endpoint: EndpointSnapshot) -> list[str]:
     """The current secret, then the previous one during the 24 hours after a rotation."""
     secrets = [crypto.decrypt(endpoint.secret_encrypted)]
     rotated_at = endpoint.secret_rotated_at
@@ -50,7 +51,7 @@ def signing_secrets(endpoint: Endpoint) -> list[str]:
     return secrets
 
 
-def custom_headers(endpoint: Endpoint) -> dict[str, str]:
+def custom_headers(endpoint: EndpointSnapshot) -> dict[str, str]:
     """The endpoint's own headers in clear, minus any name Tocsin sets itself."""
     headers = {}
     for name, token in (endpoint.headers_encrypted or {}).items():
@@ -73,27 +74,28 @@ def masked(headers: dict) -> dict:
     return shown
 
 
-def _body(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes, str, str]:
-    """(body, content type, x-tocsin-event) for this delivery in the endpoint's format."""
+def _body(delivery: DeliverySnapshot) -> tuple[bytes, str, str]:
+    """(body, content type, x-tocsin-event) for this delivery in its endpoint's format."""
     if delivery.is_test:
-        workspace = db.session.get(Workspace, delivery.workspace_id)
-        context, event_type, event = payloads.sample_context(workspace, endpoint), "alert.test", "alert.test"
+        context = payloads.sample_context(delivery.workspace, delivery.endpoint)
+        event_type = event = "alert.test"
         run_metadata = payloads.SAMPLE_RUN_METADATA
     elif delivery.alert is None:
         raise _NotSent("skipped", "the alert of this delivery no longer exists")
     else:
         alert = delivery.alert
-        context, event_type, event = payloads.alert_context(alert, delivery), "alert.fired", alert.type
+        context, event_type, event = payloads.alert_context(alert, delivery.workspace), "alert.fired", alert.type
         run_metadata = alert.run.run_metadata if alert.run is not None else None
     try:
-        body, content_type = payloads.render(endpoint, event_type, context, run_metadata=run_metadata)
+        body, content_type = payloads.render(delivery.endpoint, event_type, context, run_metadata=run_metadata)
     except payloads.PayloadError as error:
         raise _NotSent("template", str(error)) from error
     return body, content_type, event
 
 
-def _request(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes, dict]:
-    body, content_type, event = _body(delivery, endpoint)
+def _request(delivery: DeliverySnapshot) -> tuple[bytes, dict]:
+    body, content_type, event = _body(delivery)
+    endpoint = delivery.endpoint
     timestamp = int(time.time())
     try:
         headers = custom_headers(endpoint)
@@ -111,11 +113,11 @@ def _request(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes, dict]:
     return body, headers
 
 
-def prepare(delivery: Delivery, endpoint: Endpoint) -> tuple[bytes | None, dict | None, tuple[str, str] | None]:
+def prepare(delivery: DeliverySnapshot) -> tuple[bytes | None, dict | None, tuple[str, str] | None]:
     """(body, headers, None) for this attempt, or (None, None, (outcome, error)) when the request
-    cannot be built. Reads the database (alert, run, workspace) and writes nothing."""
+    cannot be built. Touches no database."""
     try:
-        body, headers = _request(delivery, endpoint)
+        body, headers = _request(delivery)
     except _NotSent as not_sent:
         return None, None, (not_sent.outcome, not_sent.error)
     return body, headers, None
@@ -152,10 +154,10 @@ def attempt_values(delivery, number: int, started_at, result: OutboundResult, bo
 def send_once(delivery: Delivery) -> AttemptResult:
     """Send one attempt now, whatever the endpoint's state (the engine decides that), and
     record it: a `DeliveryAttempt` row plus the delivery's attempt count and last result."""
-    endpoint = delivery.endpoint or db.session.get(Endpoint, delivery.endpoint_id)
+    snapshot = delivery_snapshot.load(delivery.id)
     started_at, started = utcnow(), time.monotonic()
-    body, headers, not_sent = prepare(delivery, endpoint)
-    result = post(endpoint.url, endpoint.timeout_seconds, body, headers, not_sent, started)
+    body, headers, not_sent = prepare(snapshot)
+    result = post(snapshot.endpoint.url, snapshot.endpoint.timeout_seconds, body, headers, not_sent, started)
     attempt = DeliveryAttempt(**attempt_values(delivery, delivery.attempt_count + 1, started_at, result, body))
     db.session.add(attempt)
     delivery.attempt_count = attempt.number
