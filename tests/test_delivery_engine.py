@@ -137,6 +137,32 @@ def test_500_then_timeout_then_200_is_delivered_on_the_third_attempt_with_one_we
     assert len({request.headers["webhook-signature"] for request in requests}) >= 2
 
 
+
+@pytest.mark.postgres_too
+def test_an_alert_names_its_rule_job_run_and_workspace_and_still_goes_out_once_its_rule_is_deleted(
+        app, db, workspace, receiver):
+    endpoint, secret = make_endpoint(workspace, receiver.url())
+    alert = make_alert(endpoint)
+    rule, run_id = alert.rule, alert.run_id
+    first = pending_delivery(db, endpoint, alert=alert)
+    run_retry_job(app)
+
+    data = Webhook(secret).verify(receiver.wait_for(1)[0].body, receiver.requests[0].headers)["data"]
+    assert data["alert"]["id"] == str(alert.id) and data["alert"]["repeat_count"] == 1
+    assert data["rule"] == {"id": str(rule.id), "name": "billing-nightly fails"}
+    assert data["job"] == {"slug": "billing-nightly", "name": "billing-nightly"}
+    assert (data["run"]["id"], data["run"]["status"], data["run"]["duration_ms"]) == (str(run_id), "failed", 42000)
+    assert data["workspace"] == {"id": str(workspace.id), "name": "Engine tests"}
+
+    db.session.delete(rule)
+    db.session.commit()
+    second = pending_delivery(db, endpoint, alert=alert)
+    run_retry_job(app)
+
+    data = Webhook(secret).verify(receiver.wait_for(2)[1].body, receiver.requests[1].headers)["data"]
+    assert data["rule"] is None and data["job"]["slug"] == "billing-nightly"
+    assert [reload(db, Delivery, delivery_id).status for delivery_id in (first, second)] == ["delivered"] * 2
+
 def test_attempts_used_up_make_the_delivery_dead(app, db, workspace, receiver):
     endpoint, _ = make_endpoint(workspace, receiver.url())
     receiver.default.status = 503

@@ -91,31 +91,37 @@ class DeliverySnapshot:
     alert: AlertSnapshot | None  # None for a test send, or when the alert was deleted
 
 
-_DELIVERY = (Delivery.id, Delivery.workspace_id, Delivery.message_id, Delivery.is_test, Delivery.status,
-             Delivery.attempt_count, Delivery.max_attempts, Delivery.lease_until)
-_ENDPOINT = (Endpoint.id, Endpoint.url, Endpoint.format, Endpoint.template, Endpoint.timeout_seconds,
-             Endpoint.secret_encrypted, Endpoint.previous_secret_encrypted, Endpoint.secret_rotated_at,
-             Endpoint.headers_encrypted, Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
-             Endpoint.deleted_at)
-_ALERT = (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
-          Alert.created_at)
-_RULE = (Rule.id, Rule.name)
-_JOB = (Job.slug, Job.name)
-_RUN = (Run.id, Run.external_id, Run.status, Run.started_at, Run.finished_at, Run.deadline_at, Run.duration_ms,
-        Run.run_metadata)
-_WORKSPACE = (Workspace.id, Workspace.name)
+# The select list, in this order; each snapshot takes its own slice of the row.
+_COLUMNS = {
+    "delivery": (Delivery.id, Delivery.workspace_id, Delivery.message_id, Delivery.is_test, Delivery.status,
+                 Delivery.attempt_count, Delivery.max_attempts, Delivery.lease_until),
+    "endpoint": (Endpoint.id, Endpoint.url, Endpoint.format, Endpoint.template, Endpoint.timeout_seconds,
+                 Endpoint.secret_encrypted, Endpoint.previous_secret_encrypted, Endpoint.secret_rotated_at,
+                 Endpoint.headers_encrypted, Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
+                 Endpoint.deleted_at),
+    "alert": (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
+              Alert.created_at),
+    "rule": (Rule.id, Rule.name),
+    "job": (Job.slug, Job.name),
+    "run": (Run.id, Run.external_id, Run.status, Run.started_at, Run.finished_at, Run.deadline_at,
+            Run.duration_ms, Run.run_metadata),
+    "workspace": (Workspace.id, Workspace.name),
+}
 
-# Where each snapshot's columns start in the row, in the order of the select list.
-_SPANS = {}
-_start = 0
-for _name, _columns in (("delivery", _DELIVERY), ("endpoint", _ENDPOINT), ("alert", _ALERT), ("rule", _RULE),
-                        ("job", _JOB), ("run", _RUN), ("workspace", _WORKSPACE)):
-    _SPANS[_name] = slice(_start, _start + len(_columns))
-    _start += len(_columns)
+
+def _slices(groups: dict) -> dict[str, slice]:
+    slices, start = {}, 0
+    for name, columns in groups.items():
+        slices[name] = slice(start, start + len(columns))
+        start += len(columns)
+    return slices
+
+
+_SPANS = _slices(_COLUMNS)
 
 # Built once (the id is a bound parameter), like every hot statement: building a statement and
 # its cache key per attempt costs more CPU than running it.
-_LOAD = (sa.select(*_DELIVERY, *_ENDPOINT, *_ALERT, *_RULE, *_JOB, *_RUN, *_WORKSPACE)
+_LOAD = (sa.select(*(column for columns in _COLUMNS.values() for column in columns))
          .select_from(Delivery)
          .join(Endpoint, Endpoint.id == Delivery.endpoint_id)
          .join(Workspace, Workspace.id == Delivery.workspace_id)
