@@ -172,6 +172,15 @@ class ApiClient:
         return self.client.delete("/api/v1" + path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
 
 
+def session_cookie_text(app, client) -> str:
+    """The session cookie as anyone holding it could read it: the raw value and its decoded
+    contents (Flask signs the cookie but does not encrypt it)."""
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    assert cookie is not None
+    contents = app.session_interface.get_signing_serializer(app).loads(cookie.value)
+    return f"{cookie.value}\n{contents!r}"
+
+
 def shown_api_key(html: str) -> str:
     """The new key from the box that shows it once. A bare `tk_…` search also matched inside the
     page's random CSRF token now and then (one test in ~3,000), and that key was unknown."""

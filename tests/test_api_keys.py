@@ -4,12 +4,24 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import create_api_key_via_page, shown_api_key
+from tests.conftest import create_api_key_via_page, session_cookie_text, shown_api_key
 
 
 def raw_api_key_rows(db):
     """The api_key table as stored, bypassing the model."""
     return db.session.execute(sa.text("SELECT * FROM api_key ORDER BY id")).mappings().all()
+
+
+def test_the_key_waits_for_its_page_encrypted_in_the_session_cookie(app, auth, client):
+    """The key travels to the page that shows it in the session cookie, which is signed but
+    readable: it must not be there in clear."""
+    auth.signup()
+
+    client.post("/settings/api-keys", data={"name": "nightly cron"})
+    cookie = session_cookie_text(app, client)
+    key = shown_api_key(client.get("/settings/api-keys").get_data(as_text=True))
+
+    assert key not in cookie and key.split("_", 1)[1][:12] not in cookie
 
 
 def bearer(key):

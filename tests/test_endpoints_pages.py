@@ -7,6 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import session_cookie_text
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Delivery, Endpoint, Rule, User
 from webapp.services import crypto
@@ -144,6 +145,15 @@ def test_secret_is_shown_once_at_creation(client, owner, receiver):
     assert SECRET_PATTERN.findall(html) == [stored_secret(endpoint)]
     assert SECRET_PATTERN.search(text_of(client.get(f"{ENDPOINTS}/{endpoint.id}"))) is None
     assert stored_secret(endpoint) not in text_of(client.get(ENDPOINTS))
+
+
+def test_the_new_secret_waits_for_its_page_encrypted_in_the_session_cookie(app, client, owner, receiver):
+    client.post(f"{ENDPOINTS}/new", data=endpoint_form(receiver.url()))
+    cookie = session_cookie_text(app, client)
+    secret = stored_secret(endpoint_named())
+
+    assert secret not in cookie and secret.removeprefix("whsec_")[:12] not in cookie
+    assert SECRET_PATTERN.findall(text_of(client.get(f"{ENDPOINTS}/{endpoint_named().id}"))) == [secret]
 
 
 def test_generated_secret_is_standard_webhooks_form(client, endpoint):

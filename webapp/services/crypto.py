@@ -74,9 +74,12 @@ def _decrypted(fernet: MultiFernet, token: str) -> str:
     return fernet.decrypt(token.encode("ascii")).decode("utf-8")
 
 
-def decrypt(token: str) -> str:
-    """The clear text of a token made by `encrypt` with any configured key."""
+def decrypt(token: str, *, remember: bool = True) -> str:
+    """The clear text of a token made by `encrypt` with any configured key. `remember=False`
+    for a value used once, which then stays out of the process's cache of decrypted values."""
     try:
+        if not remember:
+            return _decrypted.__wrapped__(_fernet(), token)
         return _decrypted(_fernet(), token)
     except (InvalidToken, UnicodeError) as error:
         raise DecryptionError(

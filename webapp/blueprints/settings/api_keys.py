@@ -1,5 +1,5 @@
 """Settings → API keys: create (shown once), list, revoke."""
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.settings import bp
@@ -7,7 +7,10 @@ from webapp.blueprints.settings.forms import ApiKeyForm, ConfirmForm
 from webapp.extensions import db
 from webapp.models import ApiKey
 from webapp.services import accounts
+from webapp.sessions import keep_for_next_page, take_from_session
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
+
+NEW_API_KEY = "new_api_key"
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])
@@ -19,12 +22,13 @@ def api_keys():
             workspace_id=current_workspace_id(), user_id=current_user.id, name=form.name.data,
             client_ip=request.remote_addr)
         db.session.commit()
-        session["new_api_key"] = full_key  # shown once on the next page, then forgotten
+        keep_for_next_page(NEW_API_KEY, {"key": full_key})  # shown once on the next page, then forgotten
         flash(f"API key “{api_key.name}” created. Copy it now: it will not be shown again.", "success")
         return redirect(url_for("settings.api_keys"))
     keys = db.session.scalars(scoped(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())).all()
+    new_key = take_from_session(NEW_API_KEY)
     return render_template("settings/api_keys.html", form=form, keys=keys,
-                           new_key=session.pop("new_api_key", None), confirm_form=ConfirmForm())
+                           new_key=new_key["key"] if new_key else None, confirm_form=ConfirmForm())
 
 
 @bp.route("/api-keys/<int:key_id>/revoke", methods=["POST"])

@@ -13,6 +13,7 @@ from webapp.models import Endpoint
 from webapp.services import crypto, history
 from webapp.services import endpoints as service
 from webapp.services.endpoints import Actor, InvalidEndpoint
+from webapp.sessions import keep_for_next_page, take_from_session
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
 SHOWN_SECRET = "endpoint_secret"  # session key: a secret to show once on the detail page
@@ -29,7 +30,7 @@ def _detail(endpoint: Endpoint):
 
 
 def _show_secret_once(endpoint: Endpoint, secret: str, why: str) -> None:
-    session[SHOWN_SECRET] = {"endpoint_id": endpoint.id, "secret": secret, "why": why}
+    keep_for_next_page(SHOWN_SECRET, {"endpoint_id": endpoint.id, "secret": secret, "why": why})
 
 
 @bp.app_template_filter("host_of")
@@ -71,11 +72,7 @@ def new_endpoint():
 @login_required
 def endpoint_detail(endpoint_id: int):
     endpoint = get_or_404(Endpoint, endpoint_id)
-    shown = session.get(SHOWN_SECRET)
-    if shown and shown.get("endpoint_id") == endpoint.id:
-        session.pop(SHOWN_SECRET)
-    else:
-        shown = None
+    shown = take_from_session(SHOWN_SECRET, lambda value: value.get("endpoint_id") == endpoint.id)
     outcome = session.get(TEST_OUTCOME)
     if outcome and outcome.get("endpoint_id") == endpoint.id:
         session.pop(TEST_OUTCOME)
