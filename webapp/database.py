@@ -69,7 +69,7 @@ def engine_options(config: dict) -> dict:
     SQLite keeps SQLAlchemy's defaults: opening a SQLite connection costs a file open, no process."""
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql":
-        options.setdefault("pool_size", max(1, int(config.get("TOCSIN_DB_POOL_SIZE", 20))))
+        options.setdefault("pool_size", max(1, config["TOCSIN_DB_POOL_SIZE"]))
     return options
 
 

@@ -53,22 +53,6 @@ class InternalFailure:
     retry_after_seconds: float | None = None
 
 
-@dataclass
-class _Sent:
-    """What the outcome write needs of a delivery, read before the network call so no ORM
-    object (and no read transaction) is held across it."""
-
-    id: int
-    workspace_id: int
-    endpoint_id: int
-    endpoint_url: str
-    endpoint_failing_since: datetime | None
-    is_test: bool
-    attempt_count: int  # including this attempt
-    max_attempts: int
-    last_error: str | None = None  # set when sending raised inside Tocsin
-
-
 def _lease_left_for(delivery: DeliverySnapshot, lease_until: datetime, now: datetime) -> bool:
     """Whether the lease still covers a whole attempt (a claim that waited in the local queue
     too long is given back rather than sent: another process may take it over meanwhile)."""
@@ -91,16 +75,14 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
         db.session.rollback()
         release(delivery_id, lease_until)
         return None
-    sent = _Sent(delivery.id, delivery.workspace_id, delivery.endpoint.id, delivery.endpoint.url,
-                 delivery.endpoint.failing_since, delivery.is_test, delivery.attempt_count + 1, delivery.max_attempts)
     unavailable = unavailable_reason(delivery)
     if unavailable is not None:
         db.session.rollback()
-        sent.attempt_count -= 1
-        return _write(sent, lease_until, Transition("dead", error=unavailable))
+        return _write(delivery, lease_until, Transition("dead", error=unavailable))
     from webapp.services import sender  # imported late: sender pulls in payloads and outbound
 
-    first_attempt_delay = _alert_age_seconds(delivery) if delivery.attempt_count == 0 else None
+    number = delivery.attempt_count + 1
+    first_attempt_delay = _alert_age_seconds(delivery) if number == 1 else None
     try:
         body, headers, not_sent = sender.prepare(delivery)
         url, timeout = delivery.endpoint.url, delivery.endpoint.timeout_seconds
@@ -110,12 +92,12 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
         log.exception("delivery %s: sending raised", delivery_id)
         db.session.rollback()
         metrics.record_attempt("internal", None, first_attempt_delay)
-        sent.last_error = f"internal error while sending: {error.__class__.__name__}: {error}"[:1000]
-        failed = InternalFailure(error=sent.last_error)
-        return _write(sent, lease_until, decide(sent, failed, utcnow()), result=failed)
+        failed = InternalFailure(error=f"internal error while sending: {error.__class__.__name__}: {error}"[:1000])
+        return _write(delivery, lease_until, decide(delivery, number, failed, utcnow()), number=number, result=failed)
     metrics.record_attempt(result.outcome, result.duration_ms, first_attempt_delay)
-    attempt_row = sender.attempt_values(sent, sent.attempt_count, started_at, result, body)
-    return _write(sent, lease_until, decide(sent, result, utcnow()), result=result, attempt_row=attempt_row)
+    attempt_row = sender.attempt_values(delivery, number, started_at, result, body)
+    return _write(delivery, lease_until, decide(delivery, number, result, utcnow()), number=number, result=result,
+                  attempt_row=attempt_row)
 
 
 def _alert_age_seconds(delivery: DeliverySnapshot) -> float | None:
@@ -133,21 +115,21 @@ def unavailable_reason(delivery: DeliverySnapshot) -> str | None:
     return None
 
 
-def decide(delivery: _Sent, result, now: datetime) -> Transition:
-    """The transition after one attempt (`result` is an OutboundResult; `attempt_count` includes it)."""
+def decide(delivery: DeliverySnapshot, number: int, result, now: datetime) -> Transition:
+    """The transition after attempt `number` of the delivery (`result` is an OutboundResult)."""
     if result.outcome == "success":
         return Transition("delivered")
     if result.status in GONE_STATUSES and not delivery.is_test:
-        reason = gone_reason(delivery.endpoint_url, result.status, now)
+        reason = gone_reason(delivery.endpoint.url, result.status, now)
         return Transition("dead", error=f"endpoint {reason}", disable_reason=reason)
     failure = describe_failure(result)
     if delivery.is_test:
         return Transition("dead", error=failure)  # a test send is shown at once, never retried
-    if delivery.attempt_count >= delivery.max_attempts:
-        noun = "attempt" if delivery.attempt_count == 1 else "attempts"
-        return Transition("dead", error=f"gave up after {delivery.attempt_count} {noun}; last: {failure}")
+    if number >= delivery.max_attempts:
+        noun = "attempt" if number == 1 else "attempts"
+        return Transition("dead", error=f"gave up after {number} {noun}; last: {failure}")
     outcome = "throttled" if result.status == 429 else result.outcome
-    delay = backoff_seconds(delivery.attempt_count, outcome, result.retry_after_seconds,
+    delay = backoff_seconds(number, outcome, result.retry_after_seconds,
                             scale=float(current_app.config.get("TOCSIN_RETRY_SCALE", 1.0)))
     return Transition("pending", next_attempt_at=now + timedelta(seconds=delay))
 
@@ -165,11 +147,11 @@ def gone_reason(url: str, status: int, now: datetime) -> str:
     return f"disabled after {status} {HTTPStatus(status).phrase} from {where}, {now:%Y-%m-%d %H:%M} UTC"
 
 
-def _write(sent: _Sent, lease_until: datetime, transition: Transition, *, result=None,
-           attempt_row: dict | None = None) -> str | None:
+def _write(delivery: DeliverySnapshot, lease_until: datetime, transition: Transition, *, number: int | None = None,
+           result=None, attempt_row: dict | None = None) -> str | None:
     """Write the transition, the attempt row and the endpoint's health (with other threads'
-    outcomes, services/outcomes.py) if the lease is still ours; commit. `result` is None when
-    nothing was attempted."""
+    outcomes, services/outcomes.py) if the lease is still ours; commit. `number` and `result`
+    are None when nothing was attempted."""
     now = utcnow()
     values: dict = {"status": transition.status, "lease_until": None, "updated_at": now}
     if transition.status == "pending":
@@ -177,16 +159,16 @@ def _write(sent: _Sent, lease_until: datetime, transition: Transition, *, result
     else:
         values.update(next_attempt_at=None, finished_at=now)
     if result is not None:
-        values.update(attempt_count=sent.attempt_count, last_http_status=result.status,
+        values.update(attempt_count=number, last_http_status=result.status,
                       last_duration_ms=getattr(result, "duration_ms", None),
-                      last_error=attempt_row["error"] if attempt_row is not None else sent.last_error)
+                      last_error=attempt_row["error"] if attempt_row is not None else result.error)
     if transition.error is not None:
         values["last_error"] = transition.error[:1000]
     return outcomes.write(outcomes.Outcome(
-        delivery_id=sent.id, endpoint_id=sent.endpoint_id, is_test=sent.is_test, lease_until=lease_until,
+        delivery_id=delivery.id, endpoint_id=delivery.endpoint.id, is_test=delivery.is_test, lease_until=lease_until,
         values=values, attempt_row=attempt_row,
         succeeded=None if result is None else result.outcome == "success",
-        known_failing_since=sent.endpoint_failing_since, disable_reason=transition.disable_reason))
+        known_failing_since=delivery.endpoint.failing_since, disable_reason=transition.disable_reason))
 
 
 def _attempt_budget(delivery: Delivery) -> int:
