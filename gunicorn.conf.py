@@ -89,12 +89,12 @@ def post_worker_init(worker):
 def _stop_claiming_on(signum) -> None:
     """gunicorn has no hook for a worker's SIGTERM, and worker_exit runs only once its HTTP
     requests are done: stop claiming deliveries the moment the signal arrives instead."""
-    from webapp.services import dispatch  # imported now, never inside the handler
+    from webapp.services.delivery import pool  # imported now, never inside the handler
 
     gunicorn_handler = signal.getsignal(signum)
 
     def stop_claiming(received, frame):
-        dispatch.begin_stop()  # only sets a flag: safe in a signal handler
+        pool.begin_stop()  # only sets a flag: safe in a signal handler
         gunicorn_handler(received, frame)
 
     signal.signal(signum, stop_claiming)
@@ -103,9 +103,9 @@ def _stop_claiming_on(signum) -> None:
 
 def worker_int(worker):
     """SIGINT / SIGQUIT (quick stop): claim nothing more; worker_exit, which follows, stops the rest."""
-    from webapp.services import dispatch
+    from webapp.services.delivery import pool
 
-    dispatch.begin_stop()
+    pool.begin_stop()
 
 
 def worker_exit(server, worker):

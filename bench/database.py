@@ -88,11 +88,12 @@ class Seed:
 
 def _endpoint(workspace_id: int, user_id: int, name: str, url: str):
     from webapp.models import Endpoint
-    from webapp.services import crypto, signing
+    from webapp.services import crypto
+    from webapp.services.signing import standard_webhooks
 
     return Endpoint(workspace_id=workspace_id, created_by_id=user_id, name=name, url=url, format="json",
                     timeout_seconds=10, is_active=True, headers_encrypted={},
-                    secret_encrypted=crypto.encrypt(signing.generate_secret()))
+                    secret_encrypted=crypto.encrypt(standard_webhooks.generate_secret()))
 
 
 def _rule(workspace_id: int, user_id: int, name: str, job_filter: str, endpoints: list, *, active: bool = True):

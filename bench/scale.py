@@ -82,7 +82,7 @@ def deadline_sweep(app, seed: Seed, total: int, due: int, repeats: int = 3) -> S
     back (timed_out_at = NULL) and time it again; medians of `repeats`."""
     from webapp.extensions import db
     from webapp.models import Run
-    from webapp.services import sweeps
+    from webapp.services.alerting import sweeps
 
     with app.app_context():
         engine = db.engine

@@ -8,14 +8,14 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from webapp.models import Delivery, DeliveryAttempt, Run, User
-from webapp.services import dispatch
+from webapp.services.delivery import pool
 
 
 @pytest.fixture(autouse=True)
 def drain_send_pool():
     """No test leaves a first attempt running into the next one's database."""
     yield
-    dispatch.wait_idle(10)
+    pool.wait_idle(10)
 
 
 def make_endpoint(api, receiver, path="/hook", name="Ops webhook") -> tuple[int, str]:
@@ -41,7 +41,7 @@ def report(api, **body):
 
 def settle(db):
     """Wait for the send pool, then read what its own sessions wrote."""
-    assert dispatch.wait_idle(10)
+    assert pool.wait_idle(10)
     db.session.expire_all()
 
 

@@ -7,14 +7,14 @@ import pytest
 import sqlalchemy as sa
 
 from webapp.models import Alert, AuditEvent, Job, User
-from webapp.services import dispatch
+from webapp.services.delivery import pool
 from webapp.timeutil import isoformat, utcnow
 
 
 @pytest.fixture(autouse=True)
 def drain_send_pool():
     yield
-    dispatch.wait_idle(10)
+    pool.wait_idle(10)
 
 
 def workspace_id_of(db, email="owner@example.com") -> int:
@@ -58,7 +58,7 @@ def alert_through_the_api(api, db, receiver, **rule_fields) -> Alert:
     assert api.post("/rules", json=rule).status_code == 201
     assert api.post("/runs", json={"job": "nightly-report", "status": "failed", "duration_ms": 42_000,
                                    "message": "exit code 3"}).status_code == 201
-    assert dispatch.wait_idle(10)
+    assert pool.wait_idle(10)
     db.session.expire_all()
     return db.session.scalars(sa.select(Alert).order_by(Alert.id.desc())).first()
 
@@ -92,7 +92,7 @@ def test_a_failing_delivery_shows_dead_when_its_attempts_are_used_up(client, api
     api.post("/rules", json={"name": "One try", "event": "run_failed", "endpoint_ids": [endpoint["id"]],
                              "max_attempts": 1})
     api.post("/runs", json={"job": "nightly-report", "status": "failed"})
-    assert dispatch.wait_idle(10)
+    assert pool.wait_idle(10)
     db.session.expire_all()
     alert = db.session.scalar(sa.select(Alert))
     row = alert_row(client.get("/alerts").get_data(as_text=True), alert.id)

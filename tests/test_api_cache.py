@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from tests.conftest import TEST_DATABASE_URL
 from webapp.models import Alert, ApiKey, Job, Run
-from webapp.services import api_cache, dispatch
+from webapp.services import api_cache
+from webapp.services.delivery import pool
 
 pytestmark = [
     pytest.mark.skipif(not TEST_DATABASE_URL, reason="the API cache exists only on PostgreSQL (set TEST_DATABASE_URL)"),
@@ -27,7 +28,7 @@ def cache(app):
     cache.probe_seconds = 0.1  # stops within 0.1 s at teardown
     yield cache
     cache.stop()
-    dispatch.wait_idle(10)
+    pool.wait_idle(10)
 
 
 @pytest.fixture

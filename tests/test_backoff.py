@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from webapp.services.backoff import backoff_seconds
+from webapp.services.delivery.backoff import backoff_seconds
 
 EXPECTED = [10, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 6 * 3600, 6 * 3600]
 

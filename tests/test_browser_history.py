@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from tests.support.browser import sign_up_in_browser
 from tests.support.engine_factories import make_delivery, make_endpoint
 from webapp.models import Delivery, User, Workspace
-from webapp.services import dispatch, engine_jobs
+from webapp.services.delivery import jobs as delivery_jobs
+from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
 
@@ -21,8 +22,8 @@ def run_retry_job(app, db) -> None:
     """One turn of the scheduler's retry job with the back-off skipped (no waiting in tests)."""
     db.session.execute(sa.update(Delivery).where(Delivery.status == "pending").values(next_attempt_at=utcnow()))
     db.session.commit()
-    engine_jobs.retry_due_deliveries(app)
-    assert dispatch.wait_idle()
+    delivery_jobs.retry_due_deliveries(app)
+    assert pool.wait_idle()
 
 
 def test_delivery_moves_from_retrying_to_delivered_and_its_page_shows_both_attempts(app, db, live_server, page,

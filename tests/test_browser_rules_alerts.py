@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
 from tests.support.browser import sign_up_in_browser
-from webapp.services import dispatch
+from webapp.services.delivery import pool
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_failed_run_reported_through_the_api_shows_as_a_delivered_alert_and_is_a
     (received,) = receiver.wait_for(1)
     payload = Webhook(secret).verify(received.body, received.headers)
     assert payload["data"]["alert"]["message"] == "nightly-report failed after 42 s: exit code 3"
-    assert dispatch.wait_idle(10)  # the attempt's outcome is written once the pool is idle
+    assert pool.wait_idle(10)  # the attempt's outcome is written once the pool is idle
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Alerts").click()
     row = page.get_by_role("row").filter(has_text="nightly-report failed after 42 s: exit code 3")

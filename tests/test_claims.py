@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests.support.engine_factories import make_alert, make_deliveries, make_delivery, make_endpoint, make_workspace
 from webapp.models import Delivery, DeliveryAttempt
-from webapp.services import claims, delivery
+from webapp.services.delivery import claims
 from webapp.timeutil import utcnow
 
 pytestmark = pytest.mark.postgres_too
@@ -34,7 +34,7 @@ def test_claim_takes_due_rows_once_with_a_lease(app, db, endpoint):
     db.session.commit()
     before = utcnow()
 
-    claimed = delivery.claim_due(10)
+    claimed = claims.claim_due(10)
 
     assert [delivery_id for delivery_id, _ in claimed] == [due]
     lease = claimed[0][1]
@@ -42,8 +42,8 @@ def test_claim_takes_due_rows_once_with_a_lease(app, db, endpoint):
     expected = timedelta(seconds=claims.lease_seconds(endpoint.timeout_seconds, margin))
     assert before + expected <= lease <= utcnow() + expected
     assert statuses(db) == {due: "sending", later: "pending"}
-    assert delivery.claim_due(10) == []
-    assert delivery.claim_one(due) is None
+    assert claims.claim_due(10) == []
+    assert claims.claim_one(due) is None
 
 
 def test_expired_lease_is_claimed_again_but_a_live_one_is_not(db, endpoint):
@@ -52,7 +52,7 @@ def test_expired_lease_is_claimed_again_but_a_live_one_is_not(db, endpoint):
     alive = make_delivery(endpoint, status="sending", lease_until=now + timedelta(minutes=1)).id
     db.session.commit()
 
-    assert [delivery_id for delivery_id, _ in delivery.claim_due(10)] == [crashed]
+    assert [delivery_id for delivery_id, _ in claims.claim_due(10)] == [crashed]
     assert statuses(db)[alive] == "sending"
 
 
@@ -61,7 +61,7 @@ def test_finished_rows_are_never_claimed(db, endpoint):
     make_delivery(endpoint, alert, status="delivered", finished_at=utcnow())
     make_delivery(endpoint, alert, status="dead", finished_at=utcnow())
     db.session.commit()
-    assert delivery.claim_due(10) == []
+    assert claims.claim_due(10) == []
 
 
 def test_claim_one_takes_only_that_row(db, endpoint):
@@ -69,7 +69,7 @@ def test_claim_one_takes_only_that_row(db, endpoint):
     first, second = make_delivery(endpoint, alert).id, make_delivery(endpoint, alert).id
     db.session.commit()
 
-    delivery_id, lease = delivery.claim_one(second)
+    delivery_id, lease = claims.claim_one(second)
     assert delivery_id == second and lease > utcnow()
     assert statuses(db) == {first: "pending", second: "sending"}
 
@@ -77,7 +77,7 @@ def test_claim_one_takes_only_that_row(db, endpoint):
 def test_released_claim_is_pending_again(db, endpoint):
     delivery_id = make_delivery(endpoint).id
     db.session.commit()
-    _, lease = delivery.claim_one(delivery_id)
+    _, lease = claims.claim_one(delivery_id)
 
     assert claims.release(delivery_id, lease)
     assert statuses(db)[delivery_id] == "pending"
@@ -91,14 +91,14 @@ def test_endpoint_concurrency_limit_leaves_the_excess_pending(app, db, endpoint)
     other_ids = make_deliveries(3, other, make_alert(other))
     db.session.commit()
 
-    first = {delivery_id for delivery_id, _ in delivery.claim_due(100)}
+    first = {delivery_id for delivery_id, _ in claims.claim_due(100)}
     assert first == set(ids[:2]) | set(other_ids[:2])  # oldest first, each endpoint within its limit
-    assert delivery.claim_due(100) == []
-    assert delivery.claim_one(ids[4]) is None  # first attempts respect the limit too
+    assert claims.claim_due(100) == []
+    assert claims.claim_one(ids[4]) is None  # first attempts respect the limit too
 
     db.session.execute(sa.update(Delivery).where(Delivery.id == ids[0]).values(status="delivered", lease_until=None))
     db.session.commit()
-    assert [delivery_id for delivery_id, _ in delivery.claim_due(100)] == [ids[2]]
+    assert [delivery_id for delivery_id, _ in claims.claim_due(100)] == [ids[2]]
     assert sorted(status for delivery_id, status in statuses(db).items() if delivery_id in ids) == \
         ["delivered", "pending", "pending", "sending", "sending"]
 
@@ -112,9 +112,9 @@ def test_endpoint_rate_limit_counts_attempts_started_in_the_last_second(app, db,
                                        started_at=started, outcome="server_error"))
     db.session.commit()
 
-    claimed = delivery.claim_due(100)
+    claimed = claims.claim_due(100)
     assert len(claimed) == 2  # 3 per second, one attempt started 0.3 s ago
-    assert delivery.claim_due(100) == []  # in-flight attempts count as started
+    assert claims.claim_due(100) == []  # in-flight attempts count as started
 
 
 def test_concurrent_claimers_never_take_the_same_row(app, db, endpoint):
@@ -126,7 +126,7 @@ def test_concurrent_claimers_never_take_the_same_row(app, db, endpoint):
 
     def claimer():
         with app.app_context():
-            while batch := delivery.claim_due(7):
+            while batch := claims.claim_due(7):
                 with lock:
                     taken.extend(delivery_id for delivery_id, _ in batch)
             from webapp.extensions import db as thread_db

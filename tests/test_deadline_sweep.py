@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from tests.support.engine_factories import make_endpoint, make_workspace
 from webapp.models import Alert, Delivery, Job, Rule, Run
-from webapp.services import dispatch, sweeps
+from webapp.services.alerting import sweeps
+from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
 
@@ -71,7 +72,7 @@ def test_overdue_run_raises_exactly_one_timeout_alert_with_two_sweepers(app, db,
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 1
     (request,) = receiver.wait_for(1)
     assert request.json()["data"]["alert"]["type"] == "run_timed_out"
-    assert dispatch.wait_idle()
+    assert pool.wait_idle()
     assert len(receiver.requests) == 1
 
 
@@ -164,15 +165,15 @@ def test_a_failing_matcher_loses_neither_that_timeout_nor_the_other_runs_alerts(
                                                                                 monkeypatch):
     run_ids = overdue_runs(db, silent_timeout_rule.workspace_id, 5)
     unlucky = run_ids[2]
-    raise_alerts_with = sweeps.matcher.raise_alerts_with
+    raise_alerts = sweeps.raising.raise_alerts
 
-    def fails_for_one_run(run, rules):
-        delivery_ids = raise_alerts_with(run, rules)  # its alert is written, then the savepoint undoes it
+    def fails_for_one_run(run, events, rules=None):
+        delivery_ids = raise_alerts(run, events, rules)  # its alert is written, then the savepoint undoes it
         if run.id == unlucky:
             raise RuntimeError("matcher bug")
         return delivery_ids
 
-    monkeypatch.setattr(sweeps.matcher, "raise_alerts_with", fails_for_one_run)
+    monkeypatch.setattr(sweeps.raising, "raise_alerts", fails_for_one_run)
 
     assert sweeps.sweep_deadlines(app) == 5
     db.session.expire_all()

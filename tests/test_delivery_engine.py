@@ -16,7 +16,9 @@ from standardwebhooks import Webhook
 from tests.conftest import AuthActions
 from tests.support.engine_factories import make_alert, make_delivery, make_endpoint, make_workspace
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, User, Workspace
-from webapp.services import dispatch, endpoints, engine_jobs
+from webapp.services import endpoints
+from webapp.services.delivery import jobs as delivery_jobs
+from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
 FINISHED = ("delivered", "dead")
@@ -32,8 +34,8 @@ def reload(db, model, object_id):
 
 def run_retry_job(app) -> None:
     """One turn of the scheduler's retry job, then wait for the attempts it started."""
-    engine_jobs.retry_due_deliveries(app)
-    assert dispatch.wait_idle(timeout=20)
+    delivery_jobs.retry_due_deliveries(app)
+    assert pool.wait_idle(timeout=20)
 
 
 def make_due(db, delivery_id) -> None:
@@ -375,7 +377,7 @@ def test_prune_history_deletes_old_attempts_and_finished_deliveries_but_keeps_pe
                        .values(created_at=long_ago, finished_at=sa.case((Delivery.status == "dead", long_ago))))
     db.session.commit()
 
-    removed = engine_jobs.prune_history(app)
+    removed = delivery_jobs.prune_history(app)
 
     db.session.rollback()
     remaining = set(db.session.scalars(sa.select(Delivery.id)))

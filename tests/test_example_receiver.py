@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.live_server import LiveServer
-from webapp.services import signing
+from webapp.services.signing import standard_webhooks
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "receiver.py"
 
 
 @pytest.fixture
 def secret():
-    return signing.generate_secret()
+    return standard_webhooks.generate_secret()
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_example_receiver_accepts_a_test_alert_sent_by_tocsin(api, example, secr
 def _signed(secret, body, message_id="msg_example", timestamp=None):
     timestamp = int(time.time()) if timestamp is None else timestamp
     return {"webhook-id": message_id, "webhook-timestamp": str(timestamp), "content-type": "application/json",
-            "webhook-signature": signing.signature_header([secret], message_id, timestamp, body)}
+            "webhook-signature": standard_webhooks.signature_header([secret], message_id, timestamp, body)}
 
 
 BODY = b'{"type":"alert.test","timestamp":"2026-11-24T09:00:00Z","data":{"alert":{"message":"x"}}}'
@@ -57,7 +57,7 @@ def test_example_receiver_refuses_what_it_must(example, secret):
     assert client.post("/hooks/tocsin", data=tampered, headers=_signed(secret, BODY, "msg_2")).status_code == 401
     old = _signed(secret, BODY, "msg_3", timestamp=int(time.time()) - 600)
     assert client.post("/hooks/tocsin", data=BODY, headers=old).status_code == 401
-    other = _signed(signing.generate_secret(), BODY, "msg_4")
+    other = _signed(standard_webhooks.generate_secret(), BODY, "msg_4")
     assert client.post("/hooks/tocsin", data=BODY, headers=other).status_code == 401
     assert client.post("/hooks/tocsin", data=BODY, headers={"content-type": "application/json"}).status_code == 401
     malformed = {**_signed(secret, BODY, "msg_5"), "webhook-signature": "garbage"}

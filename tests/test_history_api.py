@@ -10,7 +10,8 @@ from tests.test_history_pages import bulk_deliveries, make_alert, make_attempt, 
 from tests.test_history_pages import workspace_of as _workspace_of
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Delivery
-from webapp.services import dispatch, engine_jobs
+from webapp.services.delivery import jobs as delivery_jobs
+from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
 
@@ -27,7 +28,7 @@ def endpoint(owner):
 @pytest.fixture(autouse=True)
 def sends_finish_before_teardown():
     yield
-    dispatch.wait_idle()  # a redeliver's send finishes before the database goes away
+    pool.wait_idle()  # a redeliver's send finishes before the database goes away
 
 
 def ids(response) -> list[int]:
@@ -117,8 +118,8 @@ def test_delivery_json_lists_every_attempt_with_signatures_masked(app, api, owne
     for _ in range(2):  # the real engine: a 500, then a 200
         _db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id).values(next_attempt_at=utcnow()))
         _db.session.commit()
-        engine_jobs.retry_due_deliveries(app)
-        assert dispatch.wait_idle()
+        delivery_jobs.retry_due_deliveries(app)
+        assert pool.wait_idle()
 
     response = api.get(f"/deliveries/{delivery_id}")
 
@@ -160,7 +161,7 @@ def test_redeliver_queues_a_finished_delivery_again_with_the_same_message_id(api
     assert response.status_code == 202
     assert (response.json["status"], response.json["message_id"]) == ("pending", message_id)
     assert receiver.wait_for(1)[0].headers["webhook-id"] == message_id
-    assert dispatch.wait_idle()
+    assert pool.wait_idle()
     _db.session.expire_all()
     delivery = _db.session.get(Delivery, delivery_id)
     assert (delivery.status, delivery.attempt_count, delivery.message_id) == ("delivered", 4, message_id)

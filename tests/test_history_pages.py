@@ -10,7 +10,9 @@ from flask import g
 from tests.conftest import AuthActions, make_app
 from webapp.extensions import db as _db
 from webapp.models import Alert, AuditEvent, Delivery, DeliveryAttempt, Endpoint, Rule, User
-from webapp.services import crypto, dispatch, history, signing
+from webapp.services import crypto, history
+from webapp.services.delivery import pool
+from webapp.services.signing import standard_webhooks
 from webapp.timeutil import utcnow
 
 # --- row factories (also used by tests/test_history_api.py) ------------------------------------
@@ -22,7 +24,7 @@ def workspace_of(email="owner@example.com") -> int:
 
 def make_endpoint(workspace_id, name="Ops hook", url="http://127.0.0.1:9/hook", **fields) -> Endpoint:
     endpoint = Endpoint(workspace_id=workspace_id, name=name, url=url, headers_encrypted={},
-                        secret_encrypted=crypto.encrypt(signing.generate_secret()), **fields)
+                        secret_encrypted=crypto.encrypt(standard_webhooks.generate_secret()), **fields)
     _db.session.add(endpoint)
     _db.session.commit()
     return endpoint
@@ -88,7 +90,7 @@ def fresh_identity_per_request(app):
             g.pop(name, None)
 
     yield
-    dispatch.wait_idle()  # a redeliver's send finishes before the database goes away
+    pool.wait_idle()  # a redeliver's send finishes before the database goes away
 
 
 @pytest.fixture
@@ -290,7 +292,7 @@ def test_redeliver_button_queues_a_dead_delivery_again_and_sends_it_with_the_sam
     event = _db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "delivery.redeliver"))
     assert event.object_id == str(delivery.id) and message_id in event.summary and "(dead)" in event.summary
     assert receiver.wait_for(1)[0].headers["webhook-id"] == message_id
-    assert dispatch.wait_idle()
+    assert pool.wait_idle()
     _db.session.expire_all()
     delivery = _db.session.get(Delivery, delivery.id)
     assert (delivery.status, delivery.message_id, delivery.attempt_count) == ("delivered", message_id, 9)

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from tests.conftest import ApiClient
 from webapp.models import Alert, AuditEvent, Job, Rule, Run
-from webapp.services import accounts, matcher
+from webapp.services import accounts
+from webapp.services.alerting import raising
 from webapp.timeutil import isoformat, utcnow
 
 RUN_FIELDS = {"id", "job", "external_id", "status", "started_at", "deadline_at", "finished_at", "timed_out_at",
@@ -219,11 +220,11 @@ def test_matcher_exception_still_stores_the_run_and_logs(api, db, monkeypatch, c
                         name="failures", cooldown_seconds=0))
     db.session.commit()
 
-    def broken(run):
+    def broken(run, events, rules=None):
         raise RuntimeError("matcher exploded")
 
-    monkeypatch.setattr(matcher, "on_run_finished", broken)
-    with caplog.at_level(logging.ERROR, logger="webapp.services.ingest"):
+    monkeypatch.setattr(raising, "raise_alerts", broken)
+    with caplog.at_level(logging.ERROR, logger="webapp.services.alerting.ingest"):
         response = api.post("/runs", json={"job": "nightly-report", "status": "failed"})
     assert response.status_code == 201
     assert db.session.get(Run, response.json["id"]).status == "failed"

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from webapp.blueprints.dashboard.jobs import RUNS_PER_PAGE
 from webapp.models import Job, Rule, Run, User
-from webapp.services import jobs as jobs_service
-from webapp.services.jobs import OPEN_RUNS_SHOWN, STRIP_LENGTH
+from webapp.services.alerting import job_runs as jobs_service
+from webapp.services.alerting.job_runs import OPEN_RUNS_SHOWN, STRIP_LENGTH
 from webapp.timeutil import utcnow
 
 

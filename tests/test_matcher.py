@@ -5,9 +5,9 @@ import pytest
 import sqlalchemy as sa
 
 from webapp.models import Alert, Delivery, Endpoint, Rule, Run, Workspace
-from webapp.services import ingest, matcher
+from webapp.services.alerting import ingest, raising
 from webapp.services.crypto import encrypt
-from webapp.services.signing import generate_secret
+from webapp.services.signing.standard_webhooks import generate_secret
 from webapp.timeutil import utcnow
 
 
@@ -93,7 +93,7 @@ def test_run_timed_out_fires_from_the_deadline_sweep_only(db, workspace):
 
     run, _ = report(db, workspace, status="running", deadline_seconds=1)
     run.timed_out_at = utcnow()  # what the engine's sweep does before calling the matcher
-    delivery_ids = matcher.on_run_timed_out(run)
+    delivery_ids = raising.raise_alerts(run, ("run_timed_out",))
     db.session.commit()
 
     [alert] = alerts_of(db, rule)
@@ -107,7 +107,7 @@ def test_late_failure_after_timeout_fires_run_failed_and_keeps_the_timeout_alert
     failed_rule = make_rule(db, workspace, "run_failed")
     run, _ = report(db, workspace, status="running", deadline_seconds=1)
     run.timed_out_at = utcnow()
-    matcher.on_run_timed_out(run)
+    raising.raise_alerts(run, ("run_timed_out",))
     db.session.commit()
 
     ingest.finish_run(run, {"status": "failed", "message": "finally crashed"})
@@ -116,7 +116,7 @@ def test_late_failure_after_timeout_fires_run_failed_and_keeps_the_timeout_alert
     assert run.status == "failed" and run.timed_out_at is not None
     assert len(alerts_of(db, timeout_rule)) == 1
     assert [alert.message for alert in alerts_of(db, failed_rule)] == [
-        f"nightly-report failed after {matcher.format_duration(run.duration_ms)}: finally crashed"]
+        f"nightly-report failed after {raising.format_duration(run.duration_ms)}: finally crashed"]
 
 
 @pytest.mark.parametrize(("duration_ms", "fires"), [(59_999, False), (60_000, False), (60_001, True), (75_000, True)])
@@ -247,13 +247,13 @@ def test_rule_of_another_workspace_never_fires_for_this_workspace_run(db, worksp
 def test_matcher_error_keeps_the_run_and_is_logged(db, workspace, monkeypatch, caplog):
     make_rule(db, workspace, "run_failed", [make_endpoint(db, workspace)])
 
-    def broken(run):
+    def broken(run, events, rules=None):
         db.session.add(Alert(workspace_id=run.workspace_id, type="run_failed", severity="info", message="half"))
         db.session.flush()
         raise RuntimeError("rule engine bug")
 
-    monkeypatch.setattr(matcher, "on_run_finished", broken)
-    with caplog.at_level(logging.ERROR, logger="webapp.services.ingest"):
+    monkeypatch.setattr(raising, "raise_alerts", broken)
+    with caplog.at_level(logging.ERROR, logger="webapp.services.alerting.ingest"):
         run, delivery_ids = report(db, workspace)
     assert run.id is not None and run.status == "failed" and delivery_ids == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 0  # the savepoint rolled back
@@ -264,4 +264,4 @@ def test_matcher_error_keeps_the_run_and_is_logged(db, workspace, monkeypatch, c
     (None, None), (850, "850 ms"), (42_000, "42 s"), (119_400, "119 s"), (725_000, "12 min 5 s"),
     (7_200_000, "2 h"), (12_000_000, "3 h 20 min")])
 def test_durations_read_like_a_person_wrote_them(duration_ms, words):
-    assert matcher.format_duration(duration_ms) == words
+    assert raising.format_duration(duration_ms) == words

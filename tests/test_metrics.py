@@ -6,7 +6,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.engine_factories import make_delivery, make_endpoint, make_workspace
 from webapp.models import Delivery, Endpoint, Workspace
-from webapp.services import dispatch, engine_jobs, metrics, sweeps
+from webapp.services import metrics
+from webapp.services.alerting import sweeps
+from webapp.services.delivery import jobs as delivery_jobs
+from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
 
@@ -58,7 +61,7 @@ def test_metrics_report_queue_depth_and_recorded_attempts(client, db):
 def drain_send_pool():
     """No attempt keeps running into the next test's database."""
     yield
-    assert dispatch.wait_idle(10)
+    assert pool.wait_idle(10)
 
 
 def scrape(client) -> dict:
@@ -77,8 +80,8 @@ def moved(before: dict, after: dict, name: str, **labels) -> float:
 
 def send(app, db, delivery_id: int) -> str:
     """The first attempt, as after any commit that creates a delivery: through the send pool."""
-    dispatch.submit(app, [delivery_id])
-    assert dispatch.wait_idle(10)
+    pool.send_after_commit(app, [delivery_id])
+    assert pool.wait_idle(10)
     db.session.rollback()
     return db.session.get(Delivery, delivery_id, populate_existing=True).status
 
@@ -119,8 +122,8 @@ def test_a_retry_counts_its_attempt_but_not_a_second_first_attempt(app, db, clie
 
     db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id).values(next_attempt_at=utcnow()))
     db.session.commit()
-    engine_jobs.retry_due_deliveries(app)
-    assert dispatch.wait_idle(10)
+    delivery_jobs.retry_due_deliveries(app)
+    assert pool.wait_idle(10)
     after = scrape(client)
 
     assert moved(before, after, "tocsin_delivery_attempts_total", outcome="success") == 1

@@ -50,7 +50,7 @@ def resolver(monkeypatch):
         "mixed.example.test": [PUBLIC, "2606:2800:220:1::1", "10.20.30.40"],
         "lan.example.test": ["192.168.50.7"],
     })
-    monkeypatch.setattr(outbound, "resolve_host", fake)
+    monkeypatch.setattr(outbound.targets, "resolve_host", fake)
     return fake
 
 

@@ -46,7 +46,7 @@ def app_config():
 @pytest.fixture(autouse=True)
 def resolver(monkeypatch):
     """`hooks.example.test` exists only here: a request can arrive only through the pinned address."""
-    monkeypatch.setattr(outbound, "resolve_host", lambda host, port: ["127.0.0.1"] if host == NAME else [])
+    monkeypatch.setattr(outbound.targets, "resolve_host", lambda host, port: ["127.0.0.1"] if host == NAME else [])
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def ca(tmp_path, monkeypatch):
     ca_certificate, ca_key = _certificate("Tocsin test CA", ca=True)
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(ca_certificate.public_bytes(serialization.Encoding.PEM))
-    monkeypatch.setattr(outbound, "TLS_VERIFY", str(ca_file))
+    monkeypatch.setattr(outbound.http, "TLS_VERIFY", str(ca_file))
     return lambda name: _write(tmp_path, name, *_certificate(name, ca_key, ca_certificate.subject))
 
 

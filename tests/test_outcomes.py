@@ -3,7 +3,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from webapp.services import outcomes
+from webapp.services.delivery import outcomes
 
 
 def test_concurrent_writers_share_batches_with_one_writer_at_a_time(monkeypatch):

@@ -114,7 +114,7 @@ def test_rule_job_filters_choose_the_alerts_on_this_backend(api, db):
     """Globs (`*`, `?`, `[0-9]`), "every job" and an inactive rule, through the API: a
     matching active rule raises an alert for a known job's failed run, the others do not."""
     from webapp.models import Alert
-    from webapp.services import dispatch
+    from webapp.services.delivery import pool
 
     endpoint = api.post("/endpoints", json={"name": "Receiver", "url": "http://127.0.0.1:9/hook"}).get_json()
     for name, job_filter in (("billing", "billing-*"), ("exports", "exp?rt-[0-9]"), ("any", None)):
@@ -128,7 +128,7 @@ def test_rule_job_filters_choose_the_alerts_on_this_backend(api, db):
     for job in ("billing-eu", "export-7", "nightly-x"):
         assert api.post("/runs", json={"job": job, "status": "failed"}).status_code == 201
     # Their first attempts run on the send pool: let them end before the schema is dropped.
-    assert dispatch.wait_idle(10)
+    assert pool.wait_idle(10)
 
     alerts = db.session.execute(sa.select(Alert.message)).scalars().all()
     assert sorted(message.split()[0] for message in alerts) == sorted(
@@ -143,7 +143,7 @@ def test_a_report_that_writes_only_its_run_needs_no_transaction(api, db):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no round trips to save: pysqlite opens no transaction for reads anyway")
     from webapp.models import Alert, Delivery, Run
-    from webapp.services import dispatch
+    from webapp.services.delivery import pool
 
     statements, commits = [], []
     request_thread = threading.get_ident()  # the test client serves requests on this thread; sends run on others
@@ -180,6 +180,6 @@ def test_a_report_that_writes_only_its_run_needs_no_transaction(api, db):
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", note_statement)
         sa.event.remove(db.engine, "commit", note_commit)
-        dispatch.wait_idle(10)
+        pool.wait_idle(10)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Alert)) == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 1

@@ -114,6 +114,13 @@ def end_read() -> None:
     db.session.commit()
 
 
+def release_before_waiting() -> None:
+    """Before a network call: end the read (`end_read`) and return the autocommit connection, so
+    no pooled connection waits on a receiver with the caller (a test send runs in a request)."""
+    end_read()
+    _release_autocommit_connection()
+
+
 def _release_autocommit_connection(_error=None) -> None:
     connection = g.pop("_autocommit_connection", None)
     if connection is not None:

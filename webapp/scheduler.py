@@ -7,6 +7,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from webapp.extensions import db
+from webapp.services.alerting import sweeps
+from webapp.services.delivery import jobs as engine_jobs
+from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -27,43 +30,24 @@ def _in_app_context(app: Flask, function):
     return run
 
 
-def heartbeat(app: Flask) -> None:
-    """Record that this process's scheduler is alive (one row per process, kept per app)."""
-    from webapp.services import heartbeat as heartbeat_service
-
-    app.extensions["tocsin_heartbeat_id"] = heartbeat_service.beat(app.extensions.get("tocsin_heartbeat_id"))
+def _jobs(config) -> tuple:
+    """(job id, the service function it runs, its interval in seconds)."""
+    return (
+        ("heartbeat", engine_jobs.record_heartbeat, config["TOCSIN_HEARTBEAT_INTERVAL"]),
+        ("retry_due_deliveries", engine_jobs.retry_due_deliveries, config["TOCSIN_RETRY_INTERVAL"]),
+        ("sweep_deadlines", sweeps.sweep_deadlines, config["TOCSIN_SWEEP_INTERVAL"]),
+        ("prune_history", engine_jobs.prune_history, config["TOCSIN_PRUNE_INTERVAL"]),
+    )
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
     # APScheduler logs every job run at INFO (every 2 s): keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-    config = app.config
-    scheduler.add_job(_in_app_context(app, heartbeat), "interval", seconds=config["TOCSIN_HEARTBEAT_INTERVAL"],
-                      id="heartbeat", name="heartbeat", next_run_time=_now())
-    for job_id, interval_key in _engine_jobs():
-        function = _engine_job_function(job_id)
-        if function is not None:
-            scheduler.add_job(_in_app_context(app, function), "interval", seconds=config[interval_key],
-                              id=job_id, name=job_id, next_run_time=_now())
+    for job_id, function, seconds in _jobs(app.config):
+        scheduler.add_job(_in_app_context(app, function), "interval", seconds=seconds,
+                          id=job_id, name=job_id, next_run_time=utcnow())
     return scheduler
-
-
-def _engine_jobs():
-    return (("retry_due_deliveries", "TOCSIN_RETRY_INTERVAL"),
-            ("sweep_deadlines", "TOCSIN_SWEEP_INTERVAL"),
-            ("prune_history", "TOCSIN_PRUNE_INTERVAL"))
-
-
-def _engine_job_function(job_id: str):
-    """The service function for a job (webapp/services/engine_jobs.py)."""
-    from webapp.services import engine_jobs
-
-    return getattr(engine_jobs, job_id, None)
-
-
-def _now():
-    return utcnow()
 
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:
@@ -84,13 +68,11 @@ def stop_scheduler(app: Flask, wait: bool = True) -> None:
     Running jobs are always waited for: the retry job sees the stop and ends within about a
     second, and one left running would claim again once the pool is gone (and start a new one).
     """
-    from webapp.services import dispatch
-
-    dispatch.begin_stop()
+    pool.begin_stop()
     scheduler = app.extensions.pop("tocsin_scheduler", None)
     if scheduler is not None:
         scheduler.shutdown(wait=True)
-    dispatch.shutdown(wait=wait)
+    pool.shutdown(wait=wait)
     if scheduler is not None:
         log.info("scheduler stopped")
 

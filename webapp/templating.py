@@ -34,6 +34,6 @@ def register(app: Flask) -> None:
     @app.context_processor
     def inject_globals():
         from webapp import __version__
-        from webapp.services.heartbeat import scheduler_banner_needed
+        from webapp.services.delivery.jobs import scheduler_banner_needed
 
         return {"tocsin_version": __version__, "scheduler_banner_needed": scheduler_banner_needed}

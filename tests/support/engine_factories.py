@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import Alert, Delivery, Endpoint, Job, Rule, Run, Workspace
-from webapp.services import crypto, signing
+from webapp.services import crypto
+from webapp.services.signing import standard_webhooks
 from webapp.timeutil import utcnow
 
 
@@ -19,7 +20,7 @@ def make_workspace(name: str = "Engine tests") -> Workspace:
 
 def make_endpoint(workspace: Workspace, url: str, *, timeout_seconds: int = 5, **fields) -> tuple[Endpoint, str]:
     """An endpoint and its clear signing secret."""
-    secret = signing.generate_secret()
+    secret = standard_webhooks.generate_secret()
     endpoint = Endpoint(workspace_id=workspace.id, name=fields.pop("name", "receiver"), url=url,
                         secret_encrypted=crypto.encrypt(secret), headers_encrypted={}, format="json",
                         timeout_seconds=timeout_seconds, **fields)

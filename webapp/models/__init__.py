@@ -4,13 +4,23 @@ from webapp.models.accounts import ApiKey, Membership, User, Workspace
 from webapp.models.alerts import Alert
 from webapp.models.audit import AuditEvent
 from webapp.models.deliveries import DELIVERY_STATUSES, Delivery, DeliveryAttempt
-from webapp.models.endpoints import PAYLOAD_FORMATS, Endpoint
+from webapp.models.endpoints import Endpoint
 from webapp.models.jobs import RUN_STATUSES, Job, Run
-from webapp.models.rules import RULE_EVENTS, SEVERITIES, Rule, rule_endpoint
+from webapp.models.rules import (
+    DEFAULT_CONSECUTIVE_COUNT,
+    DEFAULT_MAX_ATTEMPTS,
+    EVENT_CONDITIONS,
+    EVENT_LABELS,
+    RULE_EVENTS,
+    SEVERITIES,
+    Rule,
+    rule_endpoint,
+)
 from webapp.models.scheduler import SchedulerHeartbeat
 
 __all__ = [
+    "DEFAULT_CONSECUTIVE_COUNT", "DEFAULT_MAX_ATTEMPTS", "EVENT_CONDITIONS", "EVENT_LABELS",
     "Alert", "ApiKey", "AuditEvent", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
-    "Endpoint", "Job", "Membership", "PAYLOAD_FORMATS", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
+    "Endpoint", "Job", "Membership", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
     "SEVERITIES", "SchedulerHeartbeat", "User", "Workspace", "rule_endpoint",
 ]

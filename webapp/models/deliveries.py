@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models.alerts import Alert
 from webapp.models.endpoints import Endpoint
+from webapp.models.rules import DEFAULT_MAX_ATTEMPTS
 from webapp.timeutil import UTCDateTime, utcnow
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")
@@ -40,7 +41,7 @@ class Delivery(db.Model):
     is_test: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempt_count: Mapped[int] = mapped_column(default=0)
-    max_attempts: Mapped[int] = mapped_column(default=8)
+    max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_http_status: Mapped[int | None] = mapped_column()

@@ -7,8 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.timeutil import UTCDateTime, utcnow
 
-PAYLOAD_FORMATS = ("json", "slack", "discord", "template")
-
 
 class Endpoint(db.Model):
     __table_args__ = (sa.Index("ix_endpoint_workspace_id_deleted_at", "workspace_id", "deleted_at"),)

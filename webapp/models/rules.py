@@ -9,7 +9,20 @@ from webapp.models.endpoints import Endpoint
 from webapp.timeutil import UTCDateTime, utcnow
 
 RULE_EVENTS = ("run_failed", "run_succeeded", "run_timed_out", "run_slow", "consecutive_failures")
+# Each event's name wherever one is listed (alerts, rules, filters) …
+EVENT_LABELS = {"run_failed": "Run failed", "run_succeeded": "Run succeeded", "run_timed_out": "Run timed out",
+                "run_slow": "Run slow", "consecutive_failures": "Consecutive failures"}
+# … and as the end of the rule form's sentence "Alert when …".
+EVENT_CONDITIONS = {
+    "run_failed": "a run fails",
+    "run_succeeded": "a run succeeds",
+    "run_timed_out": "a run misses its deadline",
+    "run_slow": "a run is slower than a threshold",
+    "consecutive_failures": "a job fails several times in a row",
+}
 SEVERITIES = ("info", "warning", "critical")
+DEFAULT_MAX_ATTEMPTS = 8  # delivery attempts of an alert when its rule says nothing else
+DEFAULT_CONSECUTIVE_COUNT = 3  # failures in a row that a consecutive_failures rule waits for
 
 rule_endpoint = sa.Table(
     "rule_endpoint",
@@ -30,7 +43,7 @@ class Rule(db.Model):
     threshold_seconds: Mapped[int | None] = mapped_column()
     consecutive_count: Mapped[int | None] = mapped_column()
     severity: Mapped[str] = mapped_column(sa.String(16), default="warning")
-    max_attempts: Mapped[int] = mapped_column(default=8)
+    max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS)
     cooldown_seconds: Mapped[int] = mapped_column(default=300)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))

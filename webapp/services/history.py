@@ -4,18 +4,14 @@ the "recent deliveries" tables of the endpoint and rule pages, and success rates
 Every function takes the workspace id explicitly (services see no request); pages pass
 `tenancy.current_workspace_id()`.
 """
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import Flask
 
 from webapp.extensions import db
-from webapp.models import Delivery, Endpoint
-from webapp.services import audit
-
-log = logging.getLogger(__name__)
+from webapp.models import Delivery
+from webapp.services import signing
 
 # What the history shows and filters on. The stored status has four values; "failed-retrying"
 # and the first-attempt "pending"/"sending" are told apart by whether an attempt was made yet.
@@ -204,55 +200,13 @@ def success_rate(workspace_id: int, *, endpoint_id: int | None = None, rule_id: 
     return (succeeded or 0) / finished
 
 
-SIGNATURE_HEADERS = ("webhook-signature",)
-
-
 def mask_header(name: str, value) -> str:
     """A request header as the history may show it: signature values never appear, even if a
     sender stored one unmasked (`v1,abc… v1,def…` → `v1,•••• v1,••••`)."""
-    text = "" if value is None else str(value)
-    if name.lower() in SIGNATURE_HEADERS:
-        return " ".join(part.split(",", 1)[0] + ",••••" for part in text.split())
-    return text
+    if name.lower() in signing.SIGNATURE_HEADERS:
+        return signing.mask_signature(value)
+    return "" if value is None else str(value)
 
 
 def masked_headers(headers: dict | None) -> dict:
     return {name: mask_header(name, value) for name, value in (headers or {}).items()}
-
-
-def redeliver(delivery: Delivery, *, user_id: int | None, client_ip: str | None, via: str) -> bool:
-    """Redeliver from a page or the API: queue a delivered or dead delivery again (same id) and
-    audit it. Flushes, does not commit; False, with nothing changed, for any other status.
-    After the commit the caller hands the id to `dispatch.submit` so it goes out at once."""
-    from webapp.services import delivery as delivery_service
-
-    previous, message_id = delivery.status, delivery.message_id
-    if not delivery_service.redeliver(delivery):
-        return False
-    audit.record(workspace_id=delivery.workspace_id, user_id=user_id, action="delivery.redeliver",
-                 object_type="delivery", object_id=delivery.id, client_ip=client_ip,
-                 summary=f"redelivered {message_id} ({previous}) to endpoint #{delivery.endpoint_id} from {via}")
-    return True
-
-
-def send_now(app: Flask, delivery_id: int) -> None:
-    """Try a requeued delivery at once on this process's send pool (call after the commit).
-    Should that fail, it stays pending and the retry job sends it."""
-    try:
-        from webapp.services import dispatch
-
-        dispatch.submit(app, [delivery_id])
-    except Exception:
-        log.exception("could not submit delivery %s; the retry job will send it", delivery_id)
-
-
-def retry_dead_since(endpoint: Endpoint, since: datetime, *, user_id: int | None, client_ip: str | None) -> int:
-    """"Retry all dead since …" for an endpoint, audited. Flushes, does not commit."""
-    from webapp.services import delivery as delivery_service
-
-    count = delivery_service.retry_dead_since(endpoint, since)
-    audit.record(workspace_id=endpoint.workspace_id, user_id=user_id, action="endpoint.retry_dead",
-                 object_type="endpoint", object_id=endpoint.id, client_ip=client_ip,
-                 summary=f"queued {count} dead deliveries to {endpoint.name} again "
-                         f"(created since {since:%Y-%m-%d %H:%M} UTC)")
-    return count

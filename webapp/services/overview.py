@@ -1,4 +1,5 @@
-"""Figures for the overview page: counts, deliveries per hour, endpoint health, runs near deadline."""
+"""Figures for the overview page: counts, deliveries per hour (with the geometry of its
+server-rendered SVG chart: no JavaScript, no CDN), endpoint health, runs near deadline."""
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -102,3 +103,28 @@ def runs_near_deadline(workspace_id: int, limit: int = 10) -> list[Run]:
         sa.select(Run).where(Run.workspace_id == workspace_id, Run.status == "running",
                              Run.deadline_at.is_not(None), Run.deadline_at <= utcnow() + NEAR_DEADLINE)
         .order_by(Run.deadline_at).limit(limit)).all()
+
+
+# --- the chart's geometry ---------------------------------------------------------------------
+
+SERIES = (("delivered", "#1a7f37"), ("retrying", "#e0a526"), ("dead", "#c0262d"))
+
+
+def stacked_bars(hours: list[dict], width: int = 720, height: int = 160) -> dict:
+    """Rectangles for a stacked bar chart of deliveries per hour, scaled to the busiest hour."""
+    peak = max((sum(hour[name] for name, _ in SERIES) for hour in hours), default=0) or 1
+    slot = width / max(len(hours), 1)
+    bars = []
+    for index, hour in enumerate(hours):
+        y = height
+        for name, colour in SERIES:
+            size = hour[name] / peak * (height - 10)
+            if hour[name]:
+                y -= size
+                bars.append({"x": round(index * slot + 2, 1), "y": round(y, 1), "width": round(slot - 4, 1),
+                             "height": round(size, 1), "colour": colour,
+                             "title": f"{hour['label']}: {hour[name]} {name}"})
+    labels = [{"x": round(index * slot + slot / 2, 1), "text": hour["label"]}
+              for index, hour in enumerate(hours) if index % 3 == 0]
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak,
+            "series": SERIES}

@@ -6,7 +6,7 @@ from webapp.blueprints.api.validation import page_limit
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Alert, Delivery
-from webapp.services import alerts as alert_service
+from webapp.services.alerting import alerts as alert_service
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404
 from webapp.timeutil import isoformat
 

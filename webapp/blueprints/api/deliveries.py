@@ -9,6 +9,7 @@ from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
 from webapp.services import history
+from webapp.services.delivery import pool, requeue
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404
 from webapp.timeutil import isoformat
 
@@ -104,10 +105,10 @@ def get_delivery(delivery_id):
 def redeliver_delivery(delivery_id):
     """Queue a delivered or dead delivery again with the same message id (202: it is sent later)."""
     delivery = get_or_404(Delivery, delivery_id)
-    if not history.redeliver(delivery, user_id=current_user_id(), client_ip=request.remote_addr, via="the API"):
+    if not requeue.redeliver(delivery, user_id=current_user_id(), client_ip=request.remote_addr, via="the API"):
         raise ApiError(409, "conflict", f"The delivery is {delivery.status}: only delivered or dead "
                                         "deliveries can be redelivered.")
     db.session.commit()
     body = delivery_json(delivery)  # before the send pool can change it
-    history.send_now(current_app._get_current_object(), delivery.id)
+    pool.send_after_commit(current_app._get_current_object(), [delivery.id])
     return jsonify(body), 202

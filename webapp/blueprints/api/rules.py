@@ -6,7 +6,7 @@ from webapp.blueprints.api.validation import json_body, page_limit
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Rule
-from webapp.services import rules as rule_service
+from webapp.services.alerting import rules as rule_service
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 

@@ -1,20 +1,27 @@
-"""/api/v1/runs and /api/v1/jobs: jobs report runs; alerts are sent after the commit."""
-import logging
-
+"""/api/v1/runs and /api/v1/jobs: jobs report runs; alerts are sent after the service's commit."""
 from flask import current_app, jsonify, request
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.validation import json_body, page_limit
-from webapp.database import serialised_writes
-from webapp.errors import ApiError
+from webapp.errors import ApiError, json_error
 from webapp.extensions import db
 from webapp.models import RUN_STATUSES, Job, Run
-from webapp.services import ingest
-from webapp.services import jobs as jobs_service
+from webapp.services.alerting import ingest
+from webapp.services.alerting import job_runs as jobs_service
+from webapp.services.alerting.report_validation import FINISH_FIELDS, REPORT_FIELDS, InvalidReport
+from webapp.services.delivery import pool
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 
-log = logging.getLogger(__name__)
+
+@bp.errorhandler(InvalidReport)
+def invalid_report(error: InvalidReport):
+    return json_error(400, "validation_error", error.message, error.fields)
+
+
+@bp.errorhandler(ingest.RunAlreadyFinished)
+def run_already_finished(error: ingest.RunAlreadyFinished):
+    return json_error(409, "conflict", str(error))
 
 
 def run_json(run: Run, job_slug: str | None = None) -> dict:
@@ -30,24 +37,18 @@ def run_json(run: Run, job_slug: str | None = None) -> dict:
 
 @bp.post("/runs")
 def report_run():
-    data = json_body(ingest.REPORT_FIELDS)
-    with serialised_writes():  # on SQLite this process's threads queue here, not in the busy handler
-        reported = ingest.report_run(
-            current_workspace_id(), data, user_id=current_user_id(), client_ip=request.remote_addr)
-        body = run_json(reported.run, reported.job_slug)  # before the commit, which expires a run in the session
-        db.session.commit()
-    _send_first_attempts(reported.delivery_ids)
-    return jsonify(body), 201 if reported.created else 200
+    data = json_body(REPORT_FIELDS)
+    reported = ingest.report_run(current_workspace_id(), data, user_id=current_user_id(),
+                                 client_ip=request.remote_addr)
+    pool.send_after_commit(current_app._get_current_object(), reported.delivery_ids)
+    return jsonify(run_json(reported.run, reported.job_slug)), 201 if reported.created else 200
 
 
 @bp.post("/runs/<run_id>/finish")
 def finish_run(run_id):
     run = get_or_404(Run, run_id)
-    data = json_body(ingest.FINISH_FIELDS)
-    with serialised_writes():
-        delivery_ids = ingest.finish_run(run, data)
-        db.session.commit()
-    _send_first_attempts(delivery_ids)
+    delivery_ids = ingest.finish_run(run, json_body(FINISH_FIELDS))
+    pool.send_after_commit(current_app._get_current_object(), delivery_ids)
     return jsonify(run_json(run))
 
 
@@ -95,19 +96,3 @@ def _keyset_page(statement, model, serialise_rows) -> dict:
     rows = list(db.session.scalars(statement.order_by(model.id.desc()).limit(limit + 1)))
     page = rows[:limit]
     return {"items": serialise_rows(page), "next_cursor": str(page[-1].id) if len(rows) > limit else None}
-
-
-def _send_first_attempts(delivery_ids: list[int]) -> None:
-    """Hand new deliveries to the in-process pool; the response never waits for the sends.
-    Deliveries that are not submitted stay pending, and the retry sweep picks them up."""
-    if not delivery_ids:
-        return
-    try:
-        from webapp.services import dispatch
-    except ImportError:
-        log.warning("no dispatch module: %d deliveries wait for the retry sweep", len(delivery_ids))
-        return
-    try:
-        dispatch.submit(current_app._get_current_object(), delivery_ids)
-    except Exception:
-        log.exception("could not submit deliveries %s; the retry sweep will send them", delivery_ids)

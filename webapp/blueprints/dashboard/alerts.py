@@ -7,8 +7,8 @@ from werkzeug.routing import BuildError
 from webapp.blueprints.dashboard import bp
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
-from webapp.models import SEVERITIES, Alert, Job
-from webapp.services import alerts as alert_service
+from webapp.models import EVENT_LABELS, SEVERITIES, Alert, Job
+from webapp.services.alerting import alerts as alert_service
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
 PER_PAGE = 50
@@ -27,7 +27,7 @@ def _optional_url(endpoint: str, **values) -> str | None:
 
 
 def _page_helpers() -> dict:
-    return {"type_labels": alert_service.ALERT_TYPE_LABELS, "confirm_form": ConfirmForm(),
+    return {"type_labels": EVENT_LABELS, "confirm_form": ConfirmForm(),
             "job_url": lambda job: _optional_url("dashboard.job_detail", slug=job.slug) if job else None,
             "rule_url": lambda rule_id: _optional_url("settings.rule_detail", rule_id=rule_id) if rule_id else None}
 

@@ -5,8 +5,8 @@ from flask_login import login_required
 from webapp.blueprints.dashboard import bp
 from webapp.extensions import db
 from webapp.models import Job
-from webapp.services import jobs as jobs_service
-from webapp.services.matcher import format_duration
+from webapp.services.alerting import job_runs as jobs_service
+from webapp.services.alerting.raising import format_duration
 from webapp.tenancy import scoped
 
 JOBS_PER_PAGE = 50

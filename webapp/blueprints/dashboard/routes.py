@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 
 from webapp.blueprints.dashboard import bp
 from webapp.extensions import db
-from webapp.services import charts, overview
-from webapp.services.heartbeat import scheduler_age_seconds
+from webapp.services import overview
+from webapp.services.delivery.jobs import scheduler_age_seconds
 from webapp.tenancy import current_workspace_id
 
 
@@ -24,7 +24,7 @@ def overview_page():
     return render_template(
         "dashboard/overview.html",
         summary=overview.summary(workspace_id),
-        chart=charts.stacked_bars(overview.deliveries_per_hour(workspace_id)),
+        chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id)),
         endpoint_stats=overview.endpoint_stats(workspace_id),
         near_deadline=overview.runs_near_deadline(workspace_id),
     )

@@ -15,6 +15,7 @@ from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
 from webapp.services import history
+from webapp.services.delivery import pool, requeue
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import utcnow
 
@@ -145,12 +146,12 @@ def redeliver(delivery_id: int):
     delivery = get_or_404(Delivery, delivery_id)
     if not ConfirmForm().validate_on_submit():
         flash("The form expired; reload the page and try again.", "error")
-    elif not history.redeliver(delivery, user_id=current_user_id(), client_ip=request.remote_addr,
+    elif not requeue.redeliver(delivery, user_id=current_user_id(), client_ip=request.remote_addr,
                                via="the delivery page"):
         flash("This delivery is still being attempted; only delivered or dead deliveries can be redelivered.", "error")
     else:
         db.session.commit()
-        history.send_now(current_app._get_current_object(), delivery.id)
+        pool.send_after_commit(current_app._get_current_object(), [delivery.id])
         flash(f"Delivery {delivery.message_id} queued again with the same webhook-id.", "success")
     return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
 
@@ -174,7 +175,7 @@ def retry_dead(endpoint_id: int):
         flash(f"Nothing was retried: {errors or 'enter the time to retry from'}.", "error")
         return redirect(_endpoint_page(endpoint.id))
     since = form.since.data.replace(tzinfo=UTC)
-    count = history.retry_dead_since(endpoint, since, user_id=current_user_id(), client_ip=request.remote_addr)
+    count = requeue.retry_dead_since(endpoint, since, user_id=current_user_id(), client_ip=request.remote_addr)
     db.session.commit()
     noun = "dead delivery" if count == 1 else "dead deliveries"
     flash(f"{count} {noun} queued again.", "success")

@@ -4,11 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from webapp.models import PAYLOAD_FORMATS
+from webapp.services import formats
 from webapp.services.endpoints import InvalidEndpoint
 
-FORMAT_LABELS = {"json": "JSON (Tocsin schema)", "slack": "Slack incoming webhook",
-                 "discord": "Discord webhook", "template": "Custom template (Jinja)"}
 HEADERS_HINT_NEW = "Optional, one “Name: value” per line, e.g. “Authorization: Bearer abc123”. Values are stored encrypted."
 HEADERS_HINT_EDIT = ("One “Name: value” per line. Stored values are never shown: leave a line as “Name:” to keep its "
                      "current value, type a new value to replace it, delete the line to remove the header.")
@@ -46,7 +44,7 @@ class EndpointForm(FlaskForm):
     url = URLField("URL", validators=[InputRequired(), Length(max=2048)],
                    description="http:// or https://. Private and loopback addresses are refused unless an "
                                "administrator allows them with TOCSIN_ALLOWED_NETWORKS.")
-    format = SelectField("Payload format", choices=[SelectChoice(value, FORMAT_LABELS[value]) for value in PAYLOAD_FORMATS],
+    format = SelectField("Payload format", choices=[SelectChoice(value, label) for value, label in formats.labels().items()],
                          default="json")
     template = TextAreaField("Template", validators=[Optional(), Length(max=20_000)],
                              description="Only for “Custom template”: Jinja (sandboxed) rendered with the alert as "

@@ -4,10 +4,18 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
 
-from webapp.models import RULE_EVENTS, SEVERITIES, Endpoint, Rule
-from webapp.services import rules as rule_service
+from webapp.models import (
+    DEFAULT_CONSECUTIVE_COUNT,
+    DEFAULT_MAX_ATTEMPTS,
+    EVENT_CONDITIONS,
+    RULE_EVENTS,
+    SEVERITIES,
+    Endpoint,
+    Rule,
+)
+from webapp.services.alerting import rules as rule_service
 
-EVENT_CHOICES = [SelectChoice(event, rule_service.EVENT_LABELS[event]) for event in RULE_EVENTS]
+EVENT_CHOICES = [SelectChoice(event, EVENT_CONDITIONS[event]) for event in RULE_EVENTS]
 SEVERITY_CHOICES = [SelectChoice(severity, severity.capitalize()) for severity in SEVERITIES]
 
 
@@ -20,7 +28,7 @@ class RuleForm(FlaskForm):
                                     description="Only for “a run is slower than a threshold”: "
                                                 "alert when a run takes longer than this.")
     consecutive_count = StringField("Failures in a row", widget=NumberInput(min=2, max=100),
-                                    default=str(rule_service.DEFAULT_CONSECUTIVE_COUNT),
+                                    default=str(DEFAULT_CONSECUTIVE_COUNT),
                                     description="Only for “fails several times in a row”: alert when the "
                                                 "streak of failed runs reaches this number (2–100).")
     severity = SelectField("Severity", choices=SEVERITY_CHOICES, default=rule_service.DEFAULT_SEVERITY,
@@ -28,7 +36,7 @@ class RuleForm(FlaskForm):
     endpoint_ids = SelectMultipleField("Send to", coerce=str, validate_choice=False,
                                        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     max_attempts = StringField("Maximum delivery attempts", widget=NumberInput(min=1, max=20),
-                               default=str(rule_service.DEFAULT_MAX_ATTEMPTS),
+                               default=str(DEFAULT_MAX_ATTEMPTS),
                                description="1–20; failed deliveries are retried with backoff until then.")
     cooldown_seconds = StringField("Cooldown (seconds)", widget=NumberInput(min=0),
                                    default=str(rule_service.DEFAULT_COOLDOWN_SECONDS),

@@ -10,7 +10,7 @@ from webapp.blueprints.settings.rule_forms import RuleForm
 from webapp.extensions import db
 from webapp.models import Endpoint, Rule
 from webapp.services import history
-from webapp.services import rules as rule_service
+from webapp.services.alerting import rules as rule_service
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
 RECENT_DELIVERIES = 10

@@ -15,9 +15,6 @@ from webapp.timeutil import utcnow
 
 # An alert's type is the event of the rule that raised it.
 ALERT_TYPES = RULE_EVENTS
-ALERT_TYPE_LABELS = {"run_failed": "Run failed", "run_succeeded": "Run succeeded",
-                     "run_timed_out": "Run timed out", "run_slow": "Run slow",
-                     "consecutive_failures": "Consecutive failures"}
 
 
 class InvalidFilter(ValueError):

@@ -1,4 +1,5 @@
-"""Which rules a finished or timed-out run triggers: alerts and their pending deliveries.
+"""Raising alerts: which rules a finished or timed-out run triggers, and the alerts and pending
+deliveries they write. `raise_alerts` is the one entry point, for run reports and the sweeps alike.
 
 Everything is written in the caller's transaction (flush, never commit), so the run update,
 its alerts and their deliveries become visible together and sending starts after that commit.
@@ -12,23 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from webapp.extensions import db
-from webapp.models import Alert, Delivery, Rule, Run
+from webapp.models import DEFAULT_CONSECUTIVE_COUNT, Alert, Delivery, Rule, Run
 from webapp.services import api_cache
 from webapp.timeutil import isoformat, utcnow
-
-DEFAULT_CONSECUTIVE_COUNT = 3
 
 
 def finished_events(status: str) -> tuple[str, ...]:
     """The events a run finishing with `status` can trigger (none while it is still running)."""
     outcome_event = {"failed": "run_failed", "succeeded": "run_succeeded"}.get(status)
     return (outcome_event, "run_slow", "consecutive_failures") if outcome_event else ()
-
-
-def on_run_finished(run: Run) -> list[int]:
-    """Alerts for a run that just finished (also a late finish after a timeout); new delivery ids."""
-    events = finished_events(run.status)
-    return _raise_alerts(run, events) if events else []
 
 
 def any_rule_for_job(connection: Connection, workspace_id: int, slug: str, events: tuple[str, ...]) -> bool:
@@ -41,11 +34,6 @@ def any_rule_for_job(connection: Connection, workspace_id: int, slug: str, event
     job_filters = api_cache.cached(("rule_filters", workspace_id, events), lambda: tuple(connection.execute(
         _ACTIVE_RULE_FILTERS, {"workspace_id": workspace_id, "events": list(events)}).scalars()))
     return any(job_filter is None or fnmatch.fnmatchcase(slug, job_filter) for job_filter in job_filters)
-
-
-def on_run_timed_out(run: Run) -> list[int]:
-    """Alerts for a run the deadline sweep just marked as timed out; new delivery ids."""
-    return _raise_alerts(run, ("run_timed_out",))
 
 
 def describe(rule: Rule, run: Run) -> str | None:
@@ -122,11 +110,6 @@ _ACTIVE_RULE_FILTERS = (sa.select(Rule.job_filter)
                                Rule.event.in_(sa.bindparam("events", expanding=True))))
 
 
-def _raise_alerts(run: Run, events: tuple[str, ...]) -> list[int]:
-    rules = db.session.scalars(_ACTIVE_RULES, {"workspace_id": run.workspace_id, "events": list(events)}).all()
-    return raise_alerts_with(run, rules)
-
-
 def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
     """One alert and one pending delivery per live endpoint — or, within the cooldown, a repeat."""
     recent = _alert_within_cooldown(rule, run.job_id, now)
@@ -194,13 +177,19 @@ def active_rules(workspace_ids, events: tuple[str, ...]) -> dict[int, list[Rule]
     return grouped
 
 
-def raise_alerts_with(run: Run, rules: list[Rule]) -> list[int]:
-    """Raise the alerts these rules (e.g. from `active_rules`) call for; new delivery ids. Rules of any
-    other workspace are ignored, so a caller's mix-up can never cross tenants."""
+def raise_alerts(run: Run, events: tuple[str, ...], rules: list[Rule] | None = None) -> list[int]:
+    """Raise the alerts that `run` calls for among the workspace's active rules for `events`
+    (a finished run: `finished_events(run.status)`; a timed-out one: `run_timed_out`); returns
+    the new delivery ids. A caller raising for a batch of runs passes the rules it read once
+    (`active_rules`); rules of any other workspace are ignored, so a mix-up never crosses tenants."""
+    if not events:
+        return []
+    if rules is None:
+        rules = db.session.scalars(_ACTIVE_RULES, {"workspace_id": run.workspace_id, "events": list(events)}).all()
     now = utcnow()
     delivery_ids: list[int] = []
     for rule in rules:
-        if rule.workspace_id != run.workspace_id:
+        if rule.workspace_id != run.workspace_id or rule.event not in events:
             continue
         if rule.job_filter is not None and not fnmatch.fnmatchcase(run.job.slug, rule.job_filter):
             continue

@@ -2,34 +2,21 @@
 secrets and headers, soft delete, enable/disable, reveal/rotate and "Send test alert".
 Every change is audited here, so the pages and the API cannot disagree about what is recorded."""
 import json
-import re
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import PAYLOAD_FORMATS, Delivery, DeliveryAttempt, Endpoint, Rule, Workspace, rule_endpoint
-from webapp.services import audit, crypto, outbound, payloads, sender, signing
+from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule, Workspace, rule_endpoint
+from webapp.services import audit, crypto, formats, signing
+from webapp.services.delivery import attempt, request
+from webapp.services.endpoints.validation import InvalidEndpoint, endpoint_headers, validate
 from webapp.timeutil import utcnow
 
-MAX_HEADERS = 20
-MAX_HEADER_VALUE = 4096
-MAX_TEMPLATE = 20_000
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-RESERVED_HEADERS = {"host", "content-length", "content-type", "transfer-encoding", "connection", "user-agent"}
-RESERVED_PREFIXES = ("webhook-", "x-tocsin-")
 EDITABLE_FIELDS = ("name", "url", "format", "template", "timeout_seconds", "headers")
 HEALTH_WINDOW = 3  # the health badge looks at this many latest attempts
-
-
-class InvalidEndpoint(ValueError):
-    """Input refused, with one user-facing message per field (form errors / API `fields`)."""
-
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()))
-        self.fields = fields
+TEST_CLAIM_WAIT_SECONDS = 2.0  # a test send waits this long for a busy endpoint's limits
 
 
 @dataclass(frozen=True)
@@ -45,123 +32,7 @@ def _audit(endpoint: Endpoint, actor: Actor, action: str, summary: str) -> None:
                  object_type="endpoint", object_id=endpoint.id, summary=summary, client_ip=actor.client_ip)
 
 
-# --- validation ------------------------------------------------------------------------------
-
-def _check_url(url) -> str:
-    """Scheme, length, user-info and address rules all live in outbound (the SSRF guard)."""
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError("Enter the URL that should receive alerts.")
-    url = url.strip()
-    try:
-        outbound.check_target(url)
-    except outbound.BlockedTarget as error:
-        raise ValueError(str(error)) from None
-    return url
-
-
-def check_header(name, value, *, allow_keep: bool = False) -> None:
-    """Refuse a header Tocsin cannot send safely or that would collide with its own."""
-    if not isinstance(name, str) or not HEADER_NAME.fullmatch(name):
-        raise ValueError(f"header name {name!r} is not valid: use letters, digits and - only")
-    lowered = name.lower()
-    if lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_PREFIXES):
-        raise ValueError(f"header name {name} is reserved")
-    if value is None and allow_keep:
-        return
-    if not isinstance(value, str):
-        raise ValueError(f"header {name} needs a text value")
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"header {name} has a line break in its value")
-    if len(value) > MAX_HEADER_VALUE:
-        raise ValueError(f"header {name} is longer than {MAX_HEADER_VALUE} characters")
-
-
-def _check_headers(headers, existing: dict) -> dict:
-    """`{name: value}`; a value of None keeps the value stored for that name (edit form, masked API)."""
-    if not isinstance(headers, dict):
-        raise ValueError("Headers must be an object of name → value.")
-    if len(headers) > MAX_HEADERS:
-        raise ValueError(f"At most {MAX_HEADERS} custom headers; this has {len(headers)}.")
-    seen = set()
-    for name, value in headers.items():
-        check_header(name, value, allow_keep=True)
-        if name.lower() in seen:
-            raise ValueError(f"header {name} is listed twice")
-        seen.add(name.lower())
-        if value is None and name not in existing:
-            raise ValueError(f"header {name} has no value")
-    return headers
-
-
-def _check_timeout(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("The timeout must be a whole number of seconds.")
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise ValueError("The timeout must be a whole number of seconds.") from None
-    if not 1 <= seconds <= 30:
-        raise ValueError("The timeout must be between 1 and 30 seconds.")
-    return seconds
-
-
-def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
-    """The cleaned subset of `data` that was given; raises InvalidEndpoint listing every bad field.
-    Creation (no `endpoint`) requires a name and a URL."""
-    cleaned, errors = {}, {}
-    existing = endpoint_headers(endpoint) if endpoint is not None else {}
-    checks = {
-        "name": _check_name, "url": _check_url, "timeout_seconds": _check_timeout,
-        "headers": lambda value: _check_headers(value, existing),
-        "secret": lambda value: signing.validate_secret(value if isinstance(value, str) else ""),
-    }
-    if endpoint is None:
-        for required in ("name", "url"):
-            data.setdefault(required, "")
-    for name, check in checks.items():
-        if name in data and not (name == "secret" and data[name] in (None, "")):
-            try:
-                cleaned[name] = check(data[name])
-            except ValueError as error:
-                errors[name] = str(error)
-    payload_format = data.get("format", endpoint.format if endpoint is not None else "json")
-    if payload_format not in PAYLOAD_FORMATS:
-        errors["format"] = f"Choose one of: {', '.join(PAYLOAD_FORMATS)}."
-    elif "format" in data:
-        cleaned["format"] = payload_format
-    template = data.get("template", endpoint.template if endpoint is not None else None)
-    if template is not None and not isinstance(template, str):
-        errors["template"] = "The template must be text."
-    elif payload_format == "template" and not (template or "").strip():
-        errors["template"] = "The template format needs a template."
-    elif template and len(template) > MAX_TEMPLATE:
-        errors["template"] = f"The template is longer than {MAX_TEMPLATE} characters."
-    elif template and payload_format == "template":
-        try:
-            payloads.validate_template(template)
-        except payloads.PayloadError as error:
-            errors["template"] = str(error)
-    if "template" in data and "template" not in errors:
-        cleaned["template"] = template or None
-    if errors:
-        raise InvalidEndpoint(errors)
-    return cleaned
-
-
-def _check_name(name) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError("Give the endpoint a name.")
-    if len(name.strip()) > 100:
-        raise ValueError("The name is longer than 100 characters.")
-    return name.strip()
-
-
 # --- life cycle ------------------------------------------------------------------------------
-
-def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
-    """The custom headers in clear text (for sending and for keeping unchanged values)."""
-    return {name: crypto.decrypt(token) for name, token in (endpoint.headers_encrypted or {}).items()}
-
 
 def _encrypt_headers(headers: dict, existing_tokens: dict) -> dict:
     return {name: existing_tokens[name] if value is None else crypto.encrypt(value)
@@ -172,7 +43,7 @@ def create_endpoint(workspace_id: int, user_id: int | None, data: dict, *,
                     client_ip: str | None = None) -> tuple[Endpoint, str]:
     """Create an endpoint; returns it and its clear secret (shown once). The caller commits."""
     cleaned = validate(dict(data))
-    secret = cleaned.pop("secret", None) or signing.generate_secret()
+    secret = cleaned.pop("secret", None) or signing.scheme().generate_secret()
     headers = cleaned.pop("headers", {}) or {}
     values = {"format": "json", "timeout_seconds": 10, **cleaned}
     endpoint = Endpoint(workspace_id=workspace_id, created_by_id=user_id, secret_encrypted=crypto.encrypt(secret),
@@ -260,7 +131,7 @@ UNREADABLE_SECRET = ("The signing secret cannot be decrypted: the key that encry
 
 def rotate_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:
     """A new secret; the old one keeps signing too for 24 hours (the sender adds both signatures)."""
-    secret = signing.generate_secret()
+    secret = signing.scheme().generate_secret()
     endpoint.previous_secret_encrypted = endpoint.secret_encrypted
     endpoint.secret_encrypted = crypto.encrypt(secret)
     endpoint.secret_rotated_at = utcnow()
@@ -272,27 +143,45 @@ def rotate_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:
 def previous_secret_valid_until(endpoint: Endpoint):
     if endpoint.previous_secret_encrypted is None or endpoint.secret_rotated_at is None:
         return None
-    until = endpoint.secret_rotated_at + timedelta(hours=24)
+    until = endpoint.secret_rotated_at + request.PREVIOUS_SECRET_GRACE
     return until if until > utcnow() else None
 
 
-def send_test(endpoint: Endpoint, *, actor: Actor = Actor()):
-    """Send a signed `alert.test` now (also when disabled) and record it as a test delivery.
-    Commits before the HTTP call so no write lock is held while waiting for the receiver."""
-    now = utcnow()
+@dataclass(frozen=True)
+class TestSendResult:
+    """What the receiver answered a test send, for the page and the API (a `pending` outcome:
+    the endpoint was at its limits, so the test waits for the retry job like any delivery)."""
+
+    outcome: str
+    status: int | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+    response_excerpt: str | None = None
+
+
+QUEUED = TestSendResult("pending", error="The endpoint is at its concurrency or rate limit: the test alert is queued "
+                                     "and goes out in a moment (see the delivery history).")
+
+
+def send_test(endpoint: Endpoint, *, actor: Actor = Actor()) -> tuple[Delivery, TestSendResult]:
+    """Send a signed `alert.test` now (also when disabled) as a test delivery that takes the way
+    of every delivery (claim, attempt, outcome, metrics, endpoint health), in this thread so the
+    page shows the receiver's answer. Commits first: nothing is held while the receiver answers."""
     delivery = Delivery(workspace_id=endpoint.workspace_id, endpoint_id=endpoint.id, is_test=True,
-                        max_attempts=1, status="sending", next_attempt_at=None,
-                        lease_until=now + timedelta(seconds=endpoint.timeout_seconds + 60))
+                        max_attempts=1, status="pending", next_attempt_at=utcnow())
     db.session.add(delivery)
     db.session.flush()
     _audit(endpoint, actor, "test", f"sent a test alert to endpoint {endpoint.name!r}")
     db.session.commit()
-    result = sender.send_once(delivery)
-    delivery.status = "delivered" if result.outcome == "success" else "dead"
-    delivery.finished_at = utcnow()
-    delivery.lease_until = None
-    db.session.commit()
-    return delivery, result
+    delivery_id = delivery.id
+    attempt.claim_and_attempt(delivery_id, wait_seconds=TEST_CLAIM_WAIT_SECONDS)
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    last = db.session.scalar(sa.select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
+                             .order_by(DeliveryAttempt.id.desc()).limit(1))
+    if last is None:
+        return delivery, QUEUED if delivery.status == "pending" else TestSendResult(delivery.status,
+                                                                                 error=delivery.last_error)
+    return delivery, TestSendResult(last.outcome, last.http_status, last.duration_ms, last.error, last.response_excerpt)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -340,13 +229,13 @@ def last_deliveries(endpoint_list: list[Endpoint]) -> dict[int, Delivery]:
 def preview(workspace_id: int, data: dict) -> dict:
     """The body a test alert would carry in the chosen format (nothing saved, nothing sent), for
     the form's Preview button: {"content_type", "body"}; a failing template → InvalidEndpoint."""
-    payload_format = data.get("format") if data.get("format") in PAYLOAD_FORMATS else "json"
+    payload_format = data.get("format") if data.get("format") in formats.FORMATS else formats.DEFAULT_FORMAT
     draft = Endpoint(format=payload_format, template=data.get("template") or "")
     workspace = db.session.get(Workspace, workspace_id)
     try:
-        body, content_type = payloads.render(draft, "alert.test", payloads.sample_context(workspace, draft),
-                                             run_metadata=payloads.SAMPLE_RUN_METADATA)
-    except payloads.PayloadError as error:
+        body, content_type = formats.render(draft, "alert.test", formats.sample_context(workspace, draft),
+                                             run_metadata=formats.SAMPLE_RUN_METADATA)
+    except formats.PayloadError as error:
         raise InvalidEndpoint({"template": str(error)}) from None
     text = body.decode("utf-8", errors="replace")
     if content_type == "application/json":

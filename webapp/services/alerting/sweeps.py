@@ -17,7 +17,9 @@ from flask import Flask
 
 from webapp.extensions import db
 from webapp.models import Run
-from webapp.services import dispatch, matcher, metrics
+from webapp.services import metrics
+from webapp.services.alerting import raising
+from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def sweep_deadlines(app: Flask) -> int:
             won, delivery_ids = time_out_batch([row.id for row in due], now)
             timed_out += len(won)
             if delivery_ids:
-                dispatch.submit(app, delivery_ids)  # after the commit, as for any new delivery
+                pool.send_after_commit(app, delivery_ids)  # after the commit, as for any new delivery
             if len(due) < SWEEP_BATCH:
                 return timed_out
             since = due[-1].deadline_at
@@ -91,7 +93,7 @@ def _raise_timeout_alerts(workspaces: dict[int, int]) -> list[int]:
     active timeout rule are loaded: a batch without any costs one query."""
     try:
         with db.session.begin_nested():  # a failed read must not abort the batch's transaction
-            rules = matcher.active_rules(set(workspaces.values()), TIMEOUT_EVENTS)
+            rules = raising.active_rules(set(workspaces.values()), TIMEOUT_EVENTS)
             wanted = [run_id for run_id, workspace_id in workspaces.items() if workspace_id in rules]
             runs = db.session.scalars(
                 sa.select(Run).where(Run.id.in_(wanted)).order_by(Run.id)
@@ -104,7 +106,7 @@ def _raise_timeout_alerts(workspaces: dict[int, int]) -> list[int]:
     for run in runs:
         try:
             with db.session.begin_nested():  # a matcher error must not undo this or other timeouts
-                delivery_ids += matcher.raise_alerts_with(run, rules[run.workspace_id])
+                delivery_ids += raising.raise_alerts(run, TIMEOUT_EVENTS, rules[run.workspace_id])
         except Exception:
             log.exception("run %s timed out but raising its alerts failed", run.id)
     return delivery_ids

@@ -1,4 +1,5 @@
-"""Writing attempt outcomes with group commit: one short write transaction for several attempts.
+"""Writing attempt outcomes with group commit: one short write transaction for several attempts,
+each with its endpoint's health (the failure streak, and disabling an endpoint that is gone).
 
 Each send thread hands its outcome (the delivery's new state, the attempt row, the endpoint's
 health) to `write` and waits. The first thread to arrive becomes the leader: it writes every
@@ -12,14 +13,15 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from webapp.database import serialised_writes
 from webapp.extensions import db
-from webapp.models import Delivery, DeliveryAttempt
-from webapp.services import endpoint_health, metrics
+from webapp.models import Delivery, DeliveryAttempt, Endpoint
+from webapp.services import audit, metrics
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -150,13 +152,60 @@ def _write_together(batch: list[Outcome]) -> None:
                 db.session.execute(_INSERT_ATTEMPTS, rows)
             for outcome in written:
                 if outcome.disable_reason:
-                    endpoint_health.disable(outcome.endpoint_id, outcome.disable_reason, now)
-                elif outcome.succeeded is not None and not outcome.is_test:
-                    endpoint_health.record_attempt(outcome.endpoint_id, outcome.succeeded, now,
-                                                   known_failing_since=outcome.known_failing_since)
+                    disable_endpoint(outcome.endpoint_id, outcome.disable_reason, now)
+                elif outcome.succeeded is not None:  # a test send counts like any attempt
+                    record_health(outcome.endpoint_id, outcome.succeeded, now,
+                                  known_failing_since=outcome.known_failing_since)
             db.session.commit()
         except Exception:
             db.session.rollback()
             raise
     for outcome in batch:
         outcome.status = outcome.values["status"] if outcome in written else None
+
+
+# --- endpoint health ---------------------------------------------------------------------------
+# Endpoint health as the delivery engine sees it: when a failure streak began, and when to give up.
+# `failing_since` marks the first failure of the current unbroken streak and is cleared by the
+# next success. After TOCSIN_DISABLE_AFTER_HOURS of nothing but failures, or at once on a
+# 404/410, the endpoint is disabled with a reason its page shows; the user can re-enable it.
+# Every write is a conditional UPDATE, so concurrent attempts never undo each other.
+
+_UNKNOWN = object()
+
+
+def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_failing_since=_UNKNOWN) -> None:
+    """Start or end the failure streak; disable the endpoint when the streak is too long.
+
+    `known_failing_since`, the endpoint's value as read before the attempt, saves the writes
+    that would change nothing (a success with no streak, a failure inside one)."""
+    if succeeded:
+        if known_failing_since is not None:
+            _update_endpoint(endpoint_id, Endpoint.failing_since.is_not(None), failing_since=None)
+        return
+    failing_since = known_failing_since
+    if failing_since is _UNKNOWN or failing_since is None:
+        _update_endpoint(endpoint_id, Endpoint.failing_since.is_(None), failing_since=now)
+        failing_since = db.session.scalar(sa.select(Endpoint.failing_since).where(Endpoint.id == endpoint_id))
+    hours = float(current_app.config.get("TOCSIN_DISABLE_AFTER_HOURS", 72.0))
+    if failing_since is not None and now - failing_since >= timedelta(hours=hours):
+        disable_endpoint(endpoint_id, f"disabled after {hours:g} hours of failed deliveries "
+                                      f"(failing since {failing_since:%Y-%m-%d %H:%M} UTC)", now)
+
+
+def disable_endpoint(endpoint_id: int, reason: str, now: datetime) -> bool:
+    """Disable an active endpoint with `reason` (audited); False when it was already disabled."""
+    disabled = _update_endpoint(endpoint_id, Endpoint.is_active.is_(True), Endpoint.deleted_at.is_(None),
+                                is_active=False, disabled_reason=reason[:500], disabled_at=now)
+    if disabled:
+        workspace_id = db.session.scalar(sa.select(Endpoint.workspace_id).where(Endpoint.id == endpoint_id))
+        audit.record(workspace_id=workspace_id, user_id=None, action="endpoint.auto_disable",
+                     object_type="endpoint", object_id=endpoint_id, summary=reason)
+    return disabled
+
+
+def _update_endpoint(endpoint_id: int, *conditions, **values) -> bool:
+    return bool(db.session.execute(
+        sa.update(Endpoint).where(Endpoint.id == endpoint_id, *conditions).values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount)

@@ -1,16 +1,14 @@
-"""Runs reported by jobs through the API: validation, idempotent creation and finishing.
+"""Runs reported by jobs through the API: idempotent creation and finishing, committed here.
 
 Most reports write one row (a new run of a known job that no rule can match): that INSERT and
 the reads before it run on the request's autocommit connection (on PostgreSQL outside any
 transaction, and the reads come from the API cache, so the INSERT is the report's only
-statement). Every other report writes in the session's transaction, which the view commits
-before it hands the returned delivery ids to the dispatcher, so sending starts only once the
-run, its alerts and deliveries are durable. Alert raising runs inside a savepoint: a bug in a
-rule must never lose the run a job reported.
+statement). Every other report writes in the session's transaction, committed here before the
+caller hands the returned delivery ids to the send pool, so sending starts only once the run,
+its alerts and deliveries are durable. Alert raising runs inside a savepoint: a bug in a rule
+must never lose the run a job reported.
 """
-import json
 import logging
-import re
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -20,29 +18,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
-from webapp.database import autocommit_connection
-from webapp.errors import ApiError
+from webapp.database import autocommit_connection, serialised_writes
 from webapp.extensions import db
-from webapp.models import RUN_STATUSES, Job, Run
-from webapp.services import api_cache, audit, matcher, metrics
+from webapp.models import Job, Run
+from webapp.services import api_cache, audit, metrics
+from webapp.services.alerting import raising
+from webapp.services.alerting.report_validation import FINISHED_STATUSES, validate_finish, validate_report
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-REPORT_FIELDS = {"job", "external_id", "deadline_seconds", "deadline_at", "status", "duration_ms",
-                 "message", "metadata"}
-FINISH_FIELDS = {"status", "duration_ms", "message"}
-FINISHED_STATUSES = ("succeeded", "failed")
-# Slugs are stored lower-case so `Nightly-Report` and `nightly-report` are one job and rule
-# globs (matched case-sensitively) only ever need lower-case patterns.
-SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
-SLUG_RULE = ("Must be 1–100 characters: letters, digits, '.', '_' or '-', starting with a letter or "
-             "digit (stored lower-case).")
-MAX_DEADLINE_SECONDS = 7 * 24 * 3600
-MAX_DURATION_MS = 366 * 24 * 3600 * 1000
-MAX_MESSAGE_CHARS = 2000
-MAX_METADATA_BYTES = 8 * 1024
-MAX_EXTERNAL_ID_CHARS = 200
+
+class RunAlreadyFinished(Exception):
+    """A finish report for a run that has finished already (the API answers 409 `conflict`)."""
 
 
 class JobRef(NamedTuple):
@@ -65,8 +53,16 @@ class Reported(NamedTuple):
 
 def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
                client_ip: str | None = None) -> Reported:
-    """Store a reported run, creating its job on first report, and raise its alerts."""
-    clean = _validate_report(data)
+    """Store a reported run, creating its job on first report, raise its alerts and commit; the
+    caller hands `delivery_ids` to the send pool. Raises InvalidReport for bad input."""
+    clean = validate_report(data)
+    with serialised_writes():  # on SQLite this process's threads queue here, not in the busy handler
+        reported = _store_report(workspace_id, clean, user_id, client_ip)
+        db.session.commit()
+    return reported
+
+
+def _store_report(workspace_id: int, clean: dict, user_id: int | None, client_ip: str | None) -> Reported:
     slug = clean["job"]
     connection = autocommit_connection()
     job = api_cache.cached(("job", workspace_id, slug), lambda: _job_by_slug(connection, workspace_id, slug))
@@ -87,24 +83,34 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
         run.duration_ms = duration_ms if duration_ms is not None else 0
     # Read before writing: most finished runs match no rule, and then the run is the only row
     # written, by one INSERT on the autocommit connection (no BEGIN, no COMMIT, no savepoint).
-    has_rules = matcher.any_rule_for_job(connection, workspace_id, job.slug, matcher.finished_events(status))
+    has_rules = raising.any_rule_for_job(connection, workspace_id, job.slug, raising.finished_events(status))
     alone = not (job_created or has_rules)
     if (existing := _insert_run(run, job.id, connection if alone else db.session.connection())) is not None:
+        db.session.expunge(existing)  # as loaded: the commit must not expire what the caller shows
         return Reported(existing, False, [], job.slug)
     delivery_ids = []
     if has_rules:
         run.job = db.session.get(Job, job.id)  # from the identity map when this report created it
         make_transient_to_detached(run)  # persistent as loaded, without a SELECT
         db.session.add(run)
-        delivery_ids = _match(matcher.on_run_finished, run)
+        delivery_ids = _raise_alerts(run)
+        db.session.expunge(run)  # out again before the commit, which would expire it
     metrics.record_run_ingested("report")
     return Reported(run, True, delivery_ids, job.slug)
 
 
 def finish_run(run: Run, data: dict) -> list[int]:
-    """Record a run's outcome once; a run the deadline sweep marked as timed out may still
-    finish (its late outcome is kept, and its timeout alert stays)."""
-    clean = _validate_finish(data)
+    """Record a run's outcome once, raise its alerts and commit; returns the new delivery ids
+    for the send pool. A run the deadline sweep marked as timed out may still finish (its late
+    outcome is kept, and its timeout alert stays). Raises InvalidReport or RunAlreadyFinished."""
+    clean = validate_finish(data)
+    with serialised_writes():
+        delivery_ids = _finish(run, clean)
+        db.session.commit()
+    return delivery_ids
+
+
+def _finish(run: Run, clean: dict) -> list[int]:
     now = utcnow()
     duration_ms = clean.get("duration_ms")
     if duration_ms is None:
@@ -118,17 +124,19 @@ def finish_run(run: Run, data: dict) -> list[int]:
         .execution_options(synchronize_session=False))
     db.session.refresh(run)
     if result.rowcount != 1:
-        raise ApiError(409, "conflict", f"Run {run.id} already finished: it {run.status} at "
-                                        f"{run.finished_at:%Y-%m-%d %H:%M:%S} UTC.")
+        message = f"Run {run.id} already finished: it {run.status} at {run.finished_at:%Y-%m-%d %H:%M:%S} UTC."
+        db.session.rollback()  # end the write transaction at once (SQLite holds its lock until then)
+        raise RunAlreadyFinished(message)
     metrics.record_run_ingested("finish")
-    return _match(matcher.on_run_finished, run)
+    return _raise_alerts(run)
 
 
-def _match(hook, run: Run) -> list[int]:
-    """Call the matcher in a savepoint: on error its rows vanish, the run stays, the error is logged."""
+def _raise_alerts(run: Run) -> list[int]:
+    """Raise the finished run's alerts in a savepoint: on error their rows vanish, the run stays,
+    the error is logged."""
     try:
         with db.session.begin_nested():
-            return list(hook(run))
+            return list(raising.raise_alerts(run, raising.finished_events(run.status)))
     except Exception:
         log.exception("raising alerts for run %s of job %s failed; the run is stored without alerts",
                       run.id, run.job.slug if run.job else "?")
@@ -194,118 +202,3 @@ def _deadline(clean: dict, job: JobRef, started_at: datetime) -> datetime | None
         return clean["deadline_at"]
     seconds = clean.get("deadline_seconds", job.default_deadline_seconds)
     return started_at + timedelta(seconds=seconds) if seconds else None
-
-
-# --- validation: every problem is reported at once, per field ---------------------------------
-
-def _validate_report(data: dict) -> dict:
-    errors: dict[str, str] = {}
-    clean: dict = {}
-    job = data.get("job")
-    if job is None:
-        errors["job"] = "Required: the job's slug, for example \"nightly-report\"."
-    elif not isinstance(job, str) or not job.isascii() or not SLUG_PATTERN.fullmatch(job.lower()):
-        errors["job"] = SLUG_RULE
-    else:
-        clean["job"] = job.lower()
-    _choice(data, "status", RUN_STATUSES, clean, errors)
-    _text(data, "external_id", MAX_EXTERNAL_ID_CHARS, clean, errors, allow_empty=False)
-    _text(data, "message", MAX_MESSAGE_CHARS, clean, errors)
-    _whole_number(data, "duration_ms", 0, MAX_DURATION_MS, clean, errors)
-    if "duration_ms" in clean and clean.get("status", "running") == "running":
-        errors["duration_ms"] = "Only for a finished run: send it with status \"succeeded\" or \"failed\"."
-    _metadata(data, clean, errors)
-    if data.get("deadline_seconds") is not None and data.get("deadline_at") is not None:
-        errors["deadline_at"] = "Give deadline_seconds or deadline_at, not both."
-    else:
-        _whole_number(data, "deadline_seconds", 1, MAX_DEADLINE_SECONDS, clean, errors)
-        _deadline_at(data, clean, errors)
-    if errors:
-        raise ApiError(400, "validation_error", "The run report is not valid.", errors)
-    return clean
-
-
-def _validate_finish(data: dict) -> dict:
-    errors: dict[str, str] = {}
-    clean: dict = {}
-    if data.get("status") is None:
-        errors["status"] = "Required: \"succeeded\" or \"failed\"."
-    else:
-        _choice(data, "status", FINISHED_STATUSES, clean, errors)
-    _whole_number(data, "duration_ms", 0, MAX_DURATION_MS, clean, errors)
-    _text(data, "message", MAX_MESSAGE_CHARS, clean, errors)
-    if errors:
-        raise ApiError(400, "validation_error", "The finish report is not valid.", errors)
-    return clean
-
-
-def _choice(data, name, choices, clean, errors) -> None:
-    value = data.get(name)
-    if value is None:
-        return
-    if not isinstance(value, str) or value not in choices:
-        errors[name] = "Must be one of: " + ", ".join(f'"{choice}"' for choice in choices) + "."
-    else:
-        clean[name] = value
-
-
-def _text(data, name, max_chars, clean, errors, allow_empty=True) -> None:
-    value = data.get(name)
-    if value is None:
-        return
-    if not isinstance(value, str):
-        errors[name] = "Must be a string."
-    elif len(value) > max_chars or (not allow_empty and not value):
-        errors[name] = f"Must be {'1–' if not allow_empty else 'at most '}{max_chars} characters."
-    else:
-        clean[name] = value
-
-
-def _whole_number(data, name, low, high, clean, errors) -> None:
-    value = data.get(name)
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors[name] = "Must be a whole number."
-    elif not low <= value <= high:
-        errors[name] = f"Must be between {low} and {high}."
-    else:
-        clean[name] = value
-
-
-def _metadata(data, clean, errors) -> None:
-    value = data.get("metadata")
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        errors["metadata"] = "Must be a JSON object."
-        return
-    try:
-        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
-    except ValueError:
-        errors["metadata"] = "Must be plain JSON (no NaN or Infinity)."
-        return
-    if size > MAX_METADATA_BYTES:
-        errors["metadata"] = f"Must be at most {MAX_METADATA_BYTES} bytes as JSON (it is {size})."
-    else:
-        clean["metadata"] = value
-
-
-def _deadline_at(data, clean, errors) -> None:
-    value = data.get("deadline_at")
-    if value is None:
-        return
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        errors["deadline_at"] = "Must be an ISO 8601 time with a zone, for example \"2026-11-24T09:00:00Z\"."
-        return
-    now = utcnow()
-    if moment <= now:
-        errors["deadline_at"] = "Must be in the future."
-    elif moment > now + timedelta(seconds=MAX_DEADLINE_SECONDS):
-        errors["deadline_at"] = "Must be at most 7 days from now."
-    else:
-        clean["deadline_at"] = moment

@@ -14,6 +14,7 @@ from datetime import datetime
 from flask import Flask
 
 from webapp.extensions import db
+from webapp.services.delivery import attempt, claims
 
 log = logging.getLogger(__name__)
 
@@ -83,25 +84,25 @@ def _submit(app: Flask, work, *args) -> Future | None:
 
 
 def _first_attempt(delivery_id: int) -> None:
-    from webapp.services import delivery
-
-    claim = delivery.claim_one(delivery_id)
-    if claim is not None:  # else another process has it, or its endpoint is at its limits
-        delivery.attempt(*claim)
+    attempt.claim_and_attempt(delivery_id)  # not claimed: another process has it, or its endpoint is at its limits
 
 
 def _claimed_attempt(delivery_id: int, lease_until: datetime) -> None:
-    from webapp.services import delivery
-
-    delivery.attempt(delivery_id, lease_until)
+    attempt.attempt(delivery_id, lease_until)
 
 
-def submit(app: Flask, delivery_ids) -> None:
-    """First attempts of just-committed deliveries, in the background. Call after the commit."""
-    if is_stopping():
+def send_after_commit(app: Flask, delivery_ids) -> None:
+    """The one way to hand just-committed deliveries (new alerts, redeliveries) to this process's
+    send pool: their attempts start in the background and the caller never waits for a receiver.
+    Never raises: a delivery not handed over stays pending, and the retry job sends it."""
+    if is_stopping() or not delivery_ids:
         return  # they stay pending; the retry job of a running process takes them
-    for delivery_id in delivery_ids:
-        _submit(app, _first_attempt, int(delivery_id))
+    try:
+        for delivery_id in delivery_ids:
+            _submit(app, _first_attempt, int(delivery_id))
+    except Exception:
+        log.exception("could not hand deliveries %s to the send pool; the retry job will send them",
+                      list(delivery_ids))
 
 
 def submit_claimed(app: Flask, claims) -> None:
@@ -167,8 +168,6 @@ def shutdown(wait: bool = True) -> None:
 
 
 def _release(app: Flask, delivery_id: int, lease_until: datetime) -> None:
-    from webapp.services import claims
-
     with app.app_context():
         try:
             claims.release(delivery_id, lease_until)

@@ -1,11 +1,13 @@
-"""Standard Webhooks signatures (https://www.standardwebhooks.com), so receivers can verify
-with any Standard Webhooks library instead of code written for Tocsin."""
+"""Standard Webhooks signatures (https://www.standardwebhooks.com), the default scheme, so
+receivers can verify with any Standard Webhooks library instead of code written for Tocsin."""
 import base64
 import binascii
 import hashlib
 import hmac
 from secrets import token_bytes
 
+NAME = "standard-webhooks"
+SIGNATURE_HEADER = "webhook-signature"
 PREFIX = "whsec_"
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
@@ -48,3 +50,10 @@ def signature_header(secrets: list[str], message_id: str, timestamp: int, body: 
     """The `webhook-signature` value: one signature per valid secret, space-separated
     (two during the 24 hours after a rotation)."""
     return " ".join(signature(secret, message_id, timestamp, body) for secret in secrets)
+
+
+def headers(secrets: list[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The scheme's headers of one attempt: `webhook-id` (the same on every attempt),
+    `webhook-timestamp` (this attempt) and `webhook-signature`."""
+    return {"webhook-id": message_id, "webhook-timestamp": str(int(timestamp)),
+            SIGNATURE_HEADER: signature_header(secrets, message_id, timestamp, body)}

@@ -15,22 +15,20 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import current_app
 
-from webapp.database import end_read
+from webapp.database import release_before_waiting
 from webapp.extensions import db
-from webapp.models import Delivery, Endpoint, Rule
-from webapp.services import claims, delivery_snapshot, metrics, outcomes
-from webapp.services.backoff import backoff_seconds
-from webapp.services.claims import claim_due, claim_one, has_due, release  # noqa: F401  (public API)
-from webapp.services.delivery_snapshot import DeliverySnapshot
+from webapp.services import metrics
+from webapp.services.delivery import claims, outcomes, request, snapshot
+from webapp.services.delivery.backoff import backoff_seconds
+from webapp.services.delivery.snapshot import DeliverySnapshot
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ATTEMPT_BUDGET = 8
 GONE_STATUSES = (404, 410)
+CLAIM_RETRY_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class Transition:
 
 @dataclass(frozen=True)
 class InternalFailure:
-    """Stands in for an AttemptResult when sending raised inside Tocsin (a bug, not the receiver)."""
+    """Stands in for an OutboundResult when sending raised inside Tocsin (a bug, not the receiver)."""
 
     error: str
     outcome: str = "internal"
@@ -64,30 +62,26 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
     """Attempt a claimed delivery once and record the outcome; returns the new status.
 
     Returns None when the lease is no longer ours (nothing written, nothing sent if we found out
-    before sending). Commits. Never sends to a deleted or disabled endpoint.
+    before sending). Commits. Never sends to a deleted or disabled endpoint (a test send may go
+    to a disabled one). Holds no database connection while it waits for the receiver.
     """
-    delivery = delivery_snapshot.load(delivery_id)
+    delivery = snapshot.load(delivery_id)
     if delivery is None or delivery.status != "sending" or delivery.lease_until != lease_until:
         db.session.rollback()
         return None
-    started_at, started = utcnow(), time.monotonic()
-    if not _lease_left_for(delivery, lease_until, started_at):
+    if not _lease_left_for(delivery, lease_until, utcnow()):
         db.session.rollback()
-        release(delivery_id, lease_until)
+        claims.release(delivery_id, lease_until)
         return None
     unavailable = unavailable_reason(delivery)
     if unavailable is not None:
         db.session.rollback()
         return _write(delivery, lease_until, Transition("dead", error=unavailable))
-    from webapp.services import sender  # imported late: sender pulls in payloads and outbound
-
     number = delivery.attempt_count + 1
     first_attempt_delay = _alert_age_seconds(delivery) if number == 1 else None
     try:
-        body, headers, not_sent = sender.prepare(delivery)
-        url, timeout = delivery.endpoint.url, delivery.endpoint.timeout_seconds
-        end_read()  # before the network call
-        result = sender.post(url, timeout, body, headers, not_sent, started)
+        release_before_waiting()
+        result, attempt_row = request.send(delivery, number)
     except Exception as error:  # a bug must not leave the row looping on lease expiry for ever
         log.exception("delivery %s: sending raised", delivery_id)
         db.session.rollback()
@@ -95,9 +89,21 @@ def attempt(delivery_id: int, lease_until: datetime) -> str | None:
         failed = InternalFailure(error=f"internal error while sending: {error.__class__.__name__}: {error}"[:1000])
         return _write(delivery, lease_until, decide(delivery, number, failed, utcnow()), number=number, result=failed)
     metrics.record_attempt(result.outcome, result.duration_ms, first_attempt_delay)
-    attempt_row = sender.attempt_values(delivery, number, started_at, result, body)
     return _write(delivery, lease_until, decide(delivery, number, result, utcnow()), number=number, result=result,
                   attempt_row=attempt_row)
+
+
+def claim_and_attempt(delivery_id: int, *, wait_seconds: float = 0.0) -> str | None:
+    """Claim one delivery and attempt it in this thread: a first attempt (on the send pool), or a
+    test send whose page waits for the answer. While its endpoint is at its limits, claims again
+    for up to `wait_seconds`. Returns the new status, or None when this call did not claim it
+    (it stays due for the retry job, or another process has it)."""
+    give_up_at = time.monotonic() + wait_seconds
+    while (claim := claims.claim_one(delivery_id)) is None:
+        if time.monotonic() >= give_up_at:
+            return None
+        time.sleep(CLAIM_RETRY_SECONDS)
+    return attempt(*claim)
 
 
 def _alert_age_seconds(delivery: DeliverySnapshot) -> float | None:
@@ -169,47 +175,3 @@ def _write(delivery: DeliverySnapshot, lease_until: datetime, transition: Transi
         values=values, attempt_row=attempt_row,
         succeeded=None if result is None else result.outcome == "success",
         known_failing_since=delivery.endpoint.failing_since, disable_reason=transition.disable_reason))
-
-
-def _attempt_budget(delivery: Delivery) -> int:
-    """The rule's maximum attempts (a test send gets one)."""
-    if delivery.is_test:
-        return 1
-    rule = db.session.get(Rule, delivery.rule_id) if delivery.rule_id else None
-    return rule.max_attempts if rule is not None else DEFAULT_ATTEMPT_BUDGET
-
-
-def _requeue_values(now: datetime, budget) -> dict:
-    return {"status": "pending", "next_attempt_at": now, "finished_at": None, "lease_until": None,
-            "max_attempts": Delivery.attempt_count + budget, "updated_at": now}
-
-
-def redeliver(delivery: Delivery) -> bool:
-    """Queue a delivered or dead delivery again: same id (webhook-id), a fresh attempt budget.
-
-    Flushes, does not commit; False when the delivery was not delivered or dead. The caller
-    audits and commits; the retry job (or `dispatch.submit` after the commit) sends it.
-    """
-    queued = db.session.execute(
-        sa.update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.status.in_(("delivered", "dead")))
-        .values(**_requeue_values(utcnow(), _attempt_budget(delivery)))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.expire(delivery)
-    return bool(queued)
-
-
-def retry_dead_since(endpoint: Endpoint, since: datetime) -> int:
-    """"Retry all dead since …": queue again every dead real delivery to `endpoint` created at or
-    after `since` (recovery after an outage). Flushes, does not commit; returns how many."""
-    budget = sa.func.coalesce(
-        sa.select(Rule.max_attempts).where(Rule.id == Delivery.rule_id).scalar_subquery(), DEFAULT_ATTEMPT_BUDGET)
-    count = db.session.execute(
-        sa.update(Delivery)
-        .where(Delivery.endpoint_id == endpoint.id, Delivery.workspace_id == endpoint.workspace_id,
-               Delivery.status == "dead", Delivery.is_test.is_(False), Delivery.created_at >= since)
-        .values(**_requeue_values(utcnow(), budget))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return count

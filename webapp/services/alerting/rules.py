@@ -9,24 +9,25 @@ import re
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import RULE_EVENTS, SEVERITIES, Endpoint, Rule
+from webapp.models import (
+    DEFAULT_CONSECUTIVE_COUNT,
+    DEFAULT_MAX_ATTEMPTS,
+    EVENT_LABELS,
+    RULE_EVENTS,
+    SEVERITIES,
+    Endpoint,
+    Rule,
+)
 from webapp.services import audit
 from webapp.timeutil import utcnow
 
-EVENT_LABELS = {
-    "run_failed": "a run fails",
-    "run_succeeded": "a run succeeds",
-    "run_timed_out": "a run misses its deadline",
-    "run_slow": "a run is slower than a threshold",
-    "consecutive_failures": "a job fails several times in a row",
-}
 # The one parameter each event needs (events not listed need none).
 EVENT_PARAMETER = {"run_slow": "threshold_seconds", "consecutive_failures": "consecutive_count"}
 JOB_FILTER_PATTERN = re.compile(r"[A-Za-z0-9._*?\[\]-]+")
 MAX_JOB_FILTER = 200
 MAX_THRESHOLD_SECONDS = 30 * 86400
-DEFAULT_CONSECUTIVE_COUNT, MIN_CONSECUTIVE_COUNT, MAX_CONSECUTIVE_COUNT = 3, 2, 100
-DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS = 8, 20
+MIN_CONSECUTIVE_COUNT, MAX_CONSECUTIVE_COUNT = 2, 100
+MAX_ATTEMPTS = 20
 DEFAULT_COOLDOWN_SECONDS, MAX_COOLDOWN_SECONDS = 300, 7 * 86400
 DEFAULT_SEVERITY = "warning"
 FIELDS = ("name", "event", "job_filter", "threshold_seconds", "consecutive_count", "severity",
@@ -178,8 +179,7 @@ def describe_event(rule: Rule) -> str:
         return f"run slower than {duration_words(rule.threshold_seconds or 0)}"
     if rule.event == "consecutive_failures":
         return f"{rule.consecutive_count} failures in a row"
-    return {"run_failed": "run failed", "run_succeeded": "run succeeded",
-            "run_timed_out": "run timed out"}.get(rule.event, rule.event)
+    return EVENT_LABELS[rule.event].lower() if rule.event in EVENT_LABELS else rule.event
 
 
 # --- life cycle ------------------------------------------------------------------------------

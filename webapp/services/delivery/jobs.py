@@ -1,0 +1,130 @@
+"""The delivery engine's scheduler jobs (wired in webapp/scheduler.py): retries, pruning and the
+scheduler heartbeat. Each is safe in any number of processes: rows are taken with atomic claims
+and leases, never with an in-memory lock."""
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+
+from webapp.extensions import db
+from webapp.models import Delivery, DeliveryAttempt, SchedulerHeartbeat
+from webapp.services.delivery import claims, pool
+from webapp.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 64
+LIMITED_POLL_SECONDS = 0.2  # due rows waiting for an endpoint's concurrency or rate limit
+PRUNE_BATCH = 1000
+
+
+def retry_due_deliveries(app: Flask) -> int:
+    """Claim due deliveries (retries, expired leases) and attempt them on the send pool.
+
+    Claims in batches of up to CLAIM_BATCH into the pool's short local queue, refilled when it
+    runs below half (one claim then pays for many attempts). A queued claim's lease still
+    covers the wait: the queue drains in well under a second at full speed, and an attempt
+    whose lease no longer covers a whole attempt gives the row back instead of sending.
+    Keeps going while work flows, for about one interval. Returns how many deliveries it claimed.
+    """
+    claimed = 0
+    budget = max(0.5, 0.9 * float(app.config.get("TOCSIN_RETRY_INTERVAL", 2.0)))
+    stop_at = time.monotonic() + budget
+    while not pool.is_stopping() and time.monotonic() < stop_at:
+        capacity = pool.free_capacity(app, wait_seconds=min(1.0, budget), queued=CLAIM_BATCH)
+        if capacity == 0:
+            continue
+        claimed_now = claims.claim_due(min(capacity, CLAIM_BATCH))
+        if claimed_now:
+            pool.submit_claimed(app, claimed_now)
+            claimed += len(claimed_now)
+        elif claims.has_due():
+            time.sleep(LIMITED_POLL_SECONDS)
+        else:
+            break
+    return claimed
+
+
+def prune_history(app: Flask) -> int:
+    """Delete attempts and finished deliveries older than TOCSIN_HISTORY_DAYS, in small batches."""
+    cutoff = utcnow() - timedelta(days=float(app.config.get("TOCSIN_HISTORY_DAYS", 30)))
+    removed = _delete_in_batches(DeliveryAttempt, DeliveryAttempt.started_at < cutoff)
+    removed += _delete_in_batches(Delivery, Delivery.status.in_(("delivered", "dead")),
+                                  Delivery.finished_at < cutoff)
+    prune_stale_heartbeats()
+    if removed:
+        log.info("pruned %d delivery history rows older than %s", removed, cutoff)
+    return removed
+
+
+def _delete_in_batches(model, *conditions) -> int:
+    """Short transactions: one batch per commit, so writers elsewhere never wait long."""
+    removed = 0
+    while True:
+        batch = sa.select(model.id).where(*conditions).limit(PRUNE_BATCH)
+        count = db.session.execute(
+            sa.delete(model).where(model.id.in_(batch)).execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        removed += count
+        if count < PRUNE_BATCH:
+            return removed
+
+
+# --- scheduler heartbeats: each scheduler process records that it is alive ------------------
+
+HEARTBEAT_STALE_AFTER = timedelta(seconds=60)
+HEARTBEAT_FORGET_AFTER = timedelta(days=1)  # rows of processes that stopped long ago
+
+
+def beat(heartbeat_id: int | None) -> int:
+    """Insert this process's row on the first beat, update it afterwards; returns the row id."""
+    now = utcnow()
+    if heartbeat_id is not None:
+        updated = db.session.execute(
+            sa.update(SchedulerHeartbeat).where(SchedulerHeartbeat.id == heartbeat_id).values(last_beat_at=now)
+        ).rowcount
+        if updated:
+            db.session.commit()
+            return heartbeat_id
+    row = SchedulerHeartbeat(host=socket.gethostname()[:255], pid=os.getpid(), started_at=now, last_beat_at=now)
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def latest_beat():
+    return db.session.scalar(
+        sa.select(SchedulerHeartbeat.last_beat_at).order_by(SchedulerHeartbeat.last_beat_at.desc()).limit(1)
+    )
+
+
+def scheduler_age_seconds() -> float | None:
+    """Seconds since any scheduler last beat, or None when none ever ran."""
+    latest = latest_beat()
+    if latest is None:
+        return None
+    return (utcnow() - latest).total_seconds()
+
+
+def scheduler_banner_needed() -> bool:
+    age = scheduler_age_seconds()
+    return age is None or age > HEARTBEAT_STALE_AFTER.total_seconds()
+
+
+def prune_stale_heartbeats(older_than: timedelta = HEARTBEAT_FORGET_AFTER) -> int:
+    """Forget processes that have not beaten for a day (each restart adds a row)."""
+    removed = db.session.execute(
+        sa.delete(SchedulerHeartbeat).where(SchedulerHeartbeat.last_beat_at < utcnow() - older_than)
+    ).rowcount
+    db.session.commit()
+    return removed
+
+
+def record_heartbeat(app: Flask) -> None:
+    """The heartbeat job: this process's row, kept per app, says its scheduler is alive."""
+    app.extensions["tocsin_heartbeat_id"] = beat(app.extensions.get("tocsin_heartbeat_id"))

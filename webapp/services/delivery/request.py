@@ -1,0 +1,135 @@
+"""The signed HTTP request of one attempt, built from a delivery snapshot, and its record.
+
+The body comes from the endpoint's payload format (services/formats), the signature headers
+from its signature scheme (services/signing); this module adds Tocsin's own headers and the
+endpoint's custom ones, and masks every secret in what the history keeps. It touches no
+database: `attempt` reads the snapshot before and writes the record after.
+"""
+import time
+from datetime import timedelta
+
+from webapp.services import crypto, formats, outbound, signing
+from webapp.services.delivery.snapshot import DeliverySnapshot, EndpointSnapshot
+from webapp.services.outbound import OutboundResult
+from webapp.timeutil import utcnow
+from webapp.version import __version__
+
+PREVIOUS_SECRET_GRACE = timedelta(hours=24)  # the old secret keeps signing this long after a rotation
+MASKED_VALUE = "••••••"
+# Names the HTTP layer owns or Tocsin sets itself: an endpoint's custom header may not use them.
+HTTP_LAYER_HEADERS = frozenset({"host", "content-length", "content-type", "transfer-encoding", "connection",
+                                "user-agent"})
+RESERVED_PREFIXES = ("webhook-", "x-tocsin-")
+# Recorded in clear in the history; every other header is a custom one, stored encrypted.
+RECORDED_IN_CLEAR = frozenset({*HTTP_LAYER_HEADERS, "accept", "accept-encoding"})
+
+
+class NotSent(Exception):
+    """The request could not be built: `outcome` is `template` (the body failed to render) or
+    `skipped` (the alert is gone, or a stored secret cannot be decrypted)."""
+
+    def __init__(self, outcome: str, error: str):
+        super().__init__(error)
+        self.outcome, self.error = outcome, error
+
+
+def is_reserved_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in HTTP_LAYER_HEADERS or lowered.startswith(RESERVED_PREFIXES)
+
+
+def signing_secrets(endpoint: EndpointSnapshot) -> list[str]:
+    """The current secret, then the previous one during the 24 hours after a rotation."""
+    secrets = [crypto.decrypt(endpoint.secret_encrypted)]
+    rotated_at = endpoint.secret_rotated_at
+    if endpoint.previous_secret_encrypted and rotated_at and utcnow() - rotated_at < PREVIOUS_SECRET_GRACE:
+        secrets.append(crypto.decrypt(endpoint.previous_secret_encrypted))
+    return secrets
+
+
+def custom_headers(endpoint: EndpointSnapshot) -> dict[str, str]:
+    """The endpoint's own headers in clear, minus any name Tocsin sets itself."""
+    return {name: crypto.decrypt(token) for name, token in (endpoint.headers_encrypted or {}).items()
+            if not is_reserved_header(name)}
+
+
+def masked(headers: dict) -> dict:
+    """Headers for the record: every signature as `v1,••••`, and every header Tocsin does not set
+    itself (the endpoint's custom headers, stored encrypted) as `••••••`, so the history never
+    shows a token in clear."""
+    shown = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in signing.SIGNATURE_HEADERS:
+            value = signing.mask_signature(value)
+        elif lowered not in RECORDED_IN_CLEAR and not lowered.startswith(RESERVED_PREFIXES):
+            value = MASKED_VALUE
+        shown[name] = value
+    return shown
+
+
+def _body(delivery: DeliverySnapshot) -> tuple[bytes, str, str]:
+    """(body, content type, x-tocsin-event) for this delivery in its endpoint's format."""
+    if delivery.is_test:
+        context = formats.sample_context(delivery.workspace, delivery.endpoint)
+        event_type = event = "alert.test"
+        run_metadata = formats.SAMPLE_RUN_METADATA
+    elif delivery.alert is None:
+        raise NotSent("skipped", "the alert of this delivery no longer exists")
+    else:
+        alert = delivery.alert
+        context, event_type, event = formats.alert_context(alert, delivery.workspace), "alert.fired", alert.type
+        run_metadata = alert.run.run_metadata if alert.run is not None else None
+    try:
+        body, content_type = formats.render(delivery.endpoint, event_type, context, run_metadata=run_metadata)
+    except formats.PayloadError as error:
+        raise NotSent("template", str(error)) from error
+    return body, content_type, event
+
+
+def build(delivery: DeliverySnapshot) -> tuple[bytes, dict]:
+    """(body, headers) of this attempt, signed now; raises NotSent when it cannot be built."""
+    body, content_type, event = _body(delivery)
+    endpoint = delivery.endpoint
+    try:
+        headers = custom_headers(endpoint)
+        headers.update(signing.scheme().headers(signing_secrets(endpoint), delivery.message_id,
+                                                int(time.time()), body))
+    except crypto.DecryptionError as error:
+        raise NotSent("skipped", str(error)) from error
+    headers.update({"content-type": content_type, "user-agent": f"Tocsin/{__version__}", "x-tocsin-event": event})
+    return body, headers
+
+
+def send(delivery: DeliverySnapshot, number: int) -> tuple[OutboundResult, dict]:
+    """Build, sign and POST attempt `number` through the one module that opens outgoing
+    connections; (its result, its `DeliveryAttempt` row). A request that cannot be built is an
+    attempt too, with nothing on the wire (outcome `template` or `skipped`)."""
+    started_at, started = utcnow(), time.monotonic()
+    try:
+        body, headers = build(delivery)
+    except NotSent as not_sent:
+        body = None
+        result = OutboundResult(status=None, duration_ms=int(round((time.monotonic() - started) * 1000)),
+                                response_excerpt=None, error=not_sent.error, outcome=not_sent.outcome)
+    else:
+        result = outbound.post(delivery.endpoint.url, body, headers, float(delivery.endpoint.timeout_seconds or 10))
+    return result, attempt_values(delivery, number, started_at, result, body)
+
+
+def attempt_values(delivery: DeliverySnapshot, number: int, started_at, result: OutboundResult,
+                   body: bytes | None) -> dict:
+    """The `DeliveryAttempt` row of one attempt, as column values (signatures and secrets masked)."""
+    return {
+        "workspace_id": delivery.workspace_id,
+        "delivery_id": delivery.id,
+        "number": number,
+        "started_at": started_at,
+        "duration_ms": result.duration_ms,
+        "http_status": result.status,
+        "outcome": result.outcome,
+        "request_headers": masked(result.request_headers) if result.request_headers else None,
+        "request_body": body.decode("utf-8", errors="replace") if body is not None else None,
+        "response_excerpt": (result.response_excerpt or "")[:1024] or None,
+        "error": result.error[:1000] if result.error else None,
+    }

@@ -1,0 +1,42 @@
+"""What every payload format shares: its error type, JSON serialisation, and the headline
+and run words a chat message is made of."""
+import json
+
+SEVERITY_EMOJI = {"critical": "🔴", "warning": "⚠️", "info": "ℹ️"}
+SEVERITY_SLACK_EMOJI = {"critical": ":red_circle:", "warning": ":warning:", "info": ":information_source:"}
+SEVERITY_COLOR = {"critical": 0xE01E5A, "warning": 0xECB22E, "info": 0x36A3E0}
+
+
+class PayloadError(ValueError):
+    """A body that cannot be built (a template that fails); the message is shown to the user."""
+
+
+def dump(document: dict) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def text_content_type(text: str) -> str:
+    try:
+        json.loads(text)
+    except ValueError:
+        return "text/plain; charset=utf-8"
+    return "application/json"
+
+
+def headline(event_type: str, context: dict) -> tuple[str, str, str]:
+    alert = context["alert"]
+    severity = alert.get("severity") or "info"
+    prefix = "Test alert: " if event_type == "alert.test" and not alert["message"].startswith("Test") else ""
+    return severity, prefix + alert["message"], alert.get("url") or ""
+
+
+def run_words(context: dict) -> str:
+    run = context.get("run")
+    if not run:
+        return "no run"
+    return f"run {run.get('external_id') or run['id']} ({run['status']})"
+
+
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn control characters; also stops `<!channel>` smuggled in a job message."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
