@@ -6,8 +6,7 @@ from flask import Flask
 from webapp.config import PROJECT_ROOT, load_config
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sessions import CookieSessionOutsideApi
-
-__version__ = "0.1.0"
+from webapp.version import __version__  # noqa: F401  (re-exported: webapp.__version__)
 
 
 def create_app(config_overrides: dict | None = None) -> Flask:

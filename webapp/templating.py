@@ -4,6 +4,7 @@ from datetime import datetime
 from flask import Flask
 
 from webapp.timeutil import utcnow
+from webapp.version import __version__
 
 
 def format_time(value: datetime | None) -> str:
@@ -33,7 +34,6 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        from webapp import __version__
         from webapp.services.delivery.jobs import scheduler_banner_needed
 
         return {"tocsin_version": __version__, "scheduler_banner_needed": scheduler_banner_needed}

@@ -1,2 +1,3 @@
-"""Tocsin's version, in a module of its own so services need not import the package root."""
+"""Tocsin's version, in a module of its own so services (the user-agent) and templates can read
+it without importing the app factory."""
 __version__ = "0.1.0"

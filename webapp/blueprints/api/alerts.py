@@ -1,7 +1,9 @@
-"""/api/v1/alerts: the filtered list (limit/offset) and acknowledging one alert."""
+"""/api/v1/alerts: the filtered list (by cursor like every list, or by offset with a total) and
+acknowledging one alert."""
 from flask import jsonify, request
 
 from webapp.blueprints.api import bp
+from webapp.blueprints.api.pagination import collection, count_rows, keyset_rows, page_cursor
 from webapp.blueprints.api.validation import page_limit
 from webapp.errors import ApiError
 from webapp.extensions import db
@@ -31,7 +33,8 @@ def _page_json(alerts: list[Alert]) -> list[dict]:
     return [alert_json(alert, deliveries[alert.id], emails.get(alert.acknowledged_by_id)) for alert in alerts]
 
 
-def _offset() -> int:
+def _offset(cursor: int | None) -> int:
+    """`?offset=`, kept for clients that page with `next_offset`; a cursor page takes none."""
     raw = request.args.get("offset", "0")
     try:
         offset = int(raw)
@@ -40,12 +43,17 @@ def _offset() -> int:
     if not 0 <= offset <= MAX_OFFSET:
         raise ApiError(400, "invalid_filter", f"offset must be between 0 and {MAX_OFFSET}.",
                        {"offset": f"Between 0 and {MAX_OFFSET}."})
+    if offset and cursor is not None:
+        raise ApiError(400, "invalid_filter", "Page with cursor or with offset, not both.",
+                       {"offset": "Not with cursor."})
     return offset
 
 
 @bp.get("/alerts")
 def list_alerts():
-    limit, offset = page_limit(), _offset()
+    """Every list's `items` and `next_cursor`, plus `total` and `next_offset` (null on cursor pages)."""
+    limit, cursor = page_limit(), page_cursor()
+    offset = _offset(cursor)
     try:
         filters = alert_service.make_filter(
             alert_type=request.args.get("alert_type"), severity=request.args.get("severity"),
@@ -53,9 +61,11 @@ def list_alerts():
             since=request.args.get("since"))
     except alert_service.InvalidFilter as error:
         raise ApiError(400, "invalid_filter", str(error), {error.field: str(error)}) from None
-    alerts, total = alert_service.list_alerts(current_workspace_id(), filters, limit=limit, offset=offset)
-    next_offset = offset + len(alerts) if offset + len(alerts) < total else None
-    return jsonify({"items": _page_json(alerts), "next_cursor": None, "next_offset": next_offset, "total": total})
+    statement = alert_service.filtered(current_workspace_id(), filters)
+    alerts, next_id = keyset_rows(statement.offset(offset), Alert, limit, cursor)
+    next_offset = offset + len(alerts) if next_id is not None and cursor is None else None
+    return jsonify({**collection(_page_json(alerts), next_id), "next_offset": next_offset,
+                    "total": count_rows(statement)})
 
 
 @bp.get("/alerts/<alert_id>")

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask import current_app, jsonify, request
 
 from webapp.blueprints.api import bp
+from webapp.blueprints.api.pagination import collection, page_cursor
 from webapp.blueprints.api.validation import page_limit
 from webapp.errors import ApiError
 from webapp.extensions import db
@@ -85,10 +86,8 @@ def list_deliveries():
     failed-retrying, delivered, dead. `cursor` is the `next_cursor` of the previous page."""
     filters = _filters()
     limit = page_limit()
-    before = _id_argument("cursor")
-    page = history.list_deliveries(current_workspace_id(), filters, limit=limit, before=before)
-    return jsonify({"items": [delivery_json(delivery) for delivery in page.items],
-                    "next_cursor": str(page.next_before) if page.next_before else None})
+    page = history.list_deliveries(current_workspace_id(), filters, limit=limit, before=page_cursor())
+    return jsonify(collection([delivery_json(delivery) for delivery in page.items], page.next_before))
 
 
 @bp.get("/deliveries/<delivery_id>")

@@ -3,7 +3,8 @@ the secret appears only in the 201 of a create, the secret GET and a rotation.""
 from flask import jsonify, request, url_for
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.validation import json_body, page_limit
+from webapp.blueprints.api.pagination import keyset_page
+from webapp.blueprints.api.validation import json_body
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Endpoint
@@ -57,16 +58,7 @@ def _invalid(error: InvalidEndpoint) -> ApiError:
 
 @bp.get("/endpoints")
 def list_endpoints():
-    limit = page_limit()
-    statement = scoped(Endpoint).order_by(Endpoint.id.desc()).limit(limit + 1)
-    cursor = request.args.get("cursor")
-    if cursor:
-        if not cursor.isdigit():
-            raise ApiError(400, "invalid_filter", "cursor is not one this API returned.", {"cursor": "Invalid."})
-        statement = statement.where(Endpoint.id < int(cursor))
-    rows = list(db.session.scalars(statement))
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
-    return jsonify({"items": [endpoint_json(row) for row in rows[:limit]], "next_cursor": next_cursor})
+    return jsonify(keyset_page(scoped(Endpoint), Endpoint, lambda rows: [endpoint_json(row) for row in rows]))
 
 
 @bp.post("/endpoints")

@@ -2,7 +2,8 @@
 from flask import jsonify, request
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.validation import json_body, page_limit
+from webapp.blueprints.api.pagination import keyset_page
+from webapp.blueprints.api.validation import json_body
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Rule
@@ -32,27 +33,9 @@ def _invalid(error: rule_service.InvalidRule) -> ApiError:
     return ApiError(400, "validation_error", "The rule is not valid; see `fields`.", error.fields)
 
 
-def _cursor() -> int | None:
-    raw = request.args.get("cursor")
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_filter", "cursor is not one this API returned.",
-                       {"cursor": "Unknown cursor."}) from None
-
-
 @bp.get("/rules")
 def list_rules():
-    limit, cursor = page_limit(), _cursor()
-    statement = scoped(Rule).order_by(Rule.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        statement = statement.where(Rule.id < cursor)
-    rows = list(db.session.scalars(statement))
-    items = rows[:limit]
-    next_cursor = str(items[-1].id) if len(rows) > limit else None
-    return jsonify({"items": [rule_json(rule) for rule in items], "next_cursor": next_cursor})
+    return jsonify(keyset_page(scoped(Rule), Rule, lambda rules: [rule_json(rule) for rule in rules]))
 
 
 @bp.post("/rules")

@@ -2,9 +2,9 @@
 from flask import current_app, jsonify, request
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.validation import json_body, page_limit
+from webapp.blueprints.api.pagination import keyset_page
+from webapp.blueprints.api.validation import json_body
 from webapp.errors import ApiError, json_error
-from webapp.extensions import db
 from webapp.models import RUN_STATUSES, Job, Run
 from webapp.services.alerting import ingest
 from webapp.services.alerting import job_runs as jobs_service
@@ -67,12 +67,12 @@ def list_runs():
             raise ApiError(400, "invalid_filter", f"Unknown status {status!r}.",
                            {"status": "One of: " + ", ".join(RUN_STATUSES) + "."})
         statement = statement.where(Run.status == status)
-    return jsonify(_keyset_page(statement, Run, lambda runs: [run_json(run) for run in runs]))
+    return jsonify(keyset_page(statement, Run, lambda runs: [run_json(run) for run in runs]))
 
 
 @bp.get("/jobs")
 def list_jobs():
-    return jsonify(_keyset_page(scoped(Job), Job, _jobs_json))
+    return jsonify(keyset_page(scoped(Job), Job, _jobs_json))
 
 
 def _jobs_json(jobs: list[Job]) -> list[dict]:
@@ -83,16 +83,3 @@ def _jobs_json(jobs: list[Job]) -> list[dict]:
             for job in jobs]
 
 
-def _keyset_page(statement, model, serialise_rows) -> dict:
-    """`{"items", "next_cursor"}` by id descending; the cursor is the last id of the page."""
-    limit = page_limit()
-    cursor = request.args.get("cursor")
-    if cursor:
-        try:
-            statement = statement.where(model.id < int(cursor))
-        except ValueError:
-            raise ApiError(400, "invalid_filter", "cursor is not one this API returned.",
-                           {"cursor": "Use next_cursor from the previous page."}) from None
-    rows = list(db.session.scalars(statement.order_by(model.id.desc()).limit(limit + 1)))
-    page = rows[:limit]
-    return {"items": serialise_rows(page), "next_cursor": str(page[-1].id) if len(rows) > limit else None}

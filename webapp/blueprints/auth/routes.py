@@ -1,11 +1,11 @@
 """Sign-up, log-in and log-out."""
-from urllib.parse import urlsplit
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm, SignupForm
+from webapp.blueprints.form_errors import show_errors
+from webapp.blueprints.navigation import safe_next
 from webapp.extensions import db, login_manager
 from webapp.models import User
 from webapp.services import accounts
@@ -20,18 +20,6 @@ def load_user(user_id: str):
     return db.session.get(User, int(user_id))
 
 
-def _safe_next(target: str | None) -> str:
-    """Only follow `next` to a path on this site, never to another host.
-
-    Browsers read `/\\host` as `//host` and drop tabs and newlines, so those are refused too.
-    """
-    if (target and target.startswith("/") and not target.startswith("//")
-            and "\\" not in target and not any(ord(char) < 32 or ord(char) == 127 for char in target)
-            and not urlsplit(target).netloc):
-        return target
-    return url_for("dashboard.overview")
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     if current_user.is_authenticated:
@@ -41,7 +29,7 @@ def signup():
         try:
             user = accounts.create_user(form.email.data, form.password.data, client_ip=request.remote_addr)
         except accounts.AccountError as error:
-            form.email.errors.append(str(error))
+            show_errors(form, {"email": str(error)})
         else:
             db.session.commit()
             login_user(user)
@@ -58,11 +46,11 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
-            form.password.errors.append("Wrong email or password.")
+            show_errors(form, {"password": "Wrong email or password."})
         else:
             db.session.commit()
             login_user(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), url_for("dashboard.overview")))
     return render_template("auth/login.html", form=form)
 
 

@@ -1,10 +1,10 @@
 """Alerts: the filtered list (newest first, with each alert's delivery statuses), one alert's
 page (its run and deliveries; payload URLs point here), and Acknowledge."""
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
 from webapp.blueprints.dashboard import bp
+from webapp.blueprints.navigation import safe_next
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import EVENT_LABELS, SEVERITIES, Alert, Job
@@ -16,20 +16,8 @@ FILTER_NAMES = ("alert_type", "severity", "job", "acknowledged", "since")
 JOB_SUGGESTIONS = 200
 
 
-def _optional_url(endpoint: str, **values) -> str | None:
-    """A link to a page that another part of the app may not provide (yet)."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except BuildError:
-        return None
-
-
 def _page_helpers() -> dict:
-    return {"type_labels": EVENT_LABELS, "confirm_form": ConfirmForm(),
-            "job_url": lambda job: _optional_url("dashboard.job_detail", slug=job.slug) if job else None,
-            "rule_url": lambda rule_id: _optional_url("settings.rule_detail", rule_id=rule_id) if rule_id else None}
+    return {"type_labels": EVENT_LABELS, "confirm_form": ConfirmForm()}
 
 
 @bp.route("/alerts")
@@ -75,7 +63,5 @@ def acknowledge_alert(alert_id: int):
             flash(f"Alert #{alert.id} acknowledged.", "success")
         else:
             flash(f"Alert #{alert.id} was already acknowledged.", "success")
-    target = request.form.get("next", "")
-    if not target.startswith("/alerts"):  # only back to an alerts page, never elsewhere
-        target = url_for("dashboard.alert_detail", alert_id=alert.id)
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next"), url_for("dashboard.alert_detail", alert_id=alert.id),
+                              under="/alerts"))  # only back to an alerts page, never elsewhere

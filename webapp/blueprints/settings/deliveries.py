@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from werkzeug.routing import BuildError
 from wtforms import DateTimeLocalField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import DataRequired, Optional
 
+from webapp.blueprints.form_errors import flash_errors
 from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
@@ -71,17 +71,6 @@ def delivery_badge(status: str) -> str:
 @bp.app_template_global("mask_signature")
 def mask_signature(name: str, value) -> str:
     return history.mask_header(name, value)
-
-
-@bp.app_template_global("alert_url")
-def alert_url(alert_id: int | None) -> str | None:
-    """The alert's page, when the dashboard has one."""
-    if alert_id is None or "dashboard.alert_detail" not in current_app.view_functions:
-        return None
-    try:
-        return url_for("dashboard.alert_detail", alert_id=alert_id)
-    except BuildError:
-        return None
 
 
 @bp.app_template_global("retry_dead_form")
@@ -156,27 +145,17 @@ def redeliver(delivery_id: int):
     return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
 
 
-def _endpoint_page(endpoint_id: int) -> str:
-    if "settings.endpoint_detail" in current_app.view_functions:
-        try:
-            return url_for("settings.endpoint_detail", endpoint_id=endpoint_id)
-        except BuildError:
-            pass
-    return url_for("settings.deliveries", endpoint_id=endpoint_id)
-
-
 @bp.route("/alerts/endpoints/<int:endpoint_id>/retry-dead", methods=["POST"])
 @login_required
 def retry_dead(endpoint_id: int):
     endpoint = get_or_404(Endpoint, endpoint_id)
     form = RetryDeadForm()
     if not form.validate_on_submit():
-        errors = "; ".join(error for errors in form.errors.values() for error in errors)
-        flash(f"Nothing was retried: {errors or 'enter the time to retry from'}.", "error")
-        return redirect(_endpoint_page(endpoint.id))
+        flash_errors(form, "Nothing was retried", "enter the time to retry from")
+        return redirect(url_for("settings.endpoint_detail", endpoint_id=endpoint.id))
     since = form.since.data.replace(tzinfo=UTC)
     count = requeue.retry_dead_since(endpoint, since, user_id=current_user_id(), client_ip=request.remote_addr)
     db.session.commit()
     noun = "dead delivery" if count == 1 else "dead deliveries"
     flash(f"{count} {noun} queued again.", "success")
-    return redirect(_endpoint_page(endpoint.id))
+    return redirect(url_for("settings.endpoint_detail", endpoint_id=endpoint.id))

@@ -66,15 +66,6 @@ class EndpointForm(FlaskForm):
             raise InvalidEndpoint({"headers": str(error)}) from None
         return data
 
-    def add_errors(self, errors: dict[str, str]) -> None:
-        """Show the service's messages next to their fields (after `validate`, errors are lists)."""
-        for name, message in errors.items():
-            field = self._fields.get(name)
-            if field is None:
-                self.form_errors.append(message)
-            else:
-                field.errors = [*field.errors, message]
-
 
 class NewEndpointForm(EndpointForm):
     secret = StringField("Signing secret (optional)", validators=[Optional(), Length(max=200)],

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from webapp.blueprints.form_errors import show_errors
 from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.endpoint_forms import EditEndpointForm, NewEndpointForm, header_lines
 from webapp.blueprints.settings.forms import ConfirmForm
@@ -64,7 +65,7 @@ def new_endpoint():
                 flash(f"Endpoint “{endpoint.name}” created. Copy its signing secret now.", "success")
                 return _detail(endpoint)
         except InvalidEndpoint as error:
-            form.add_errors(error.fields)
+            show_errors(form, error.fields)
     return render_template("settings/endpoints/form.html", form=form, endpoint=None, preview=preview)
 
 
@@ -104,7 +105,7 @@ def edit_endpoint(endpoint_id: int):
                 flash(f"Saved: changed {', '.join(changed)}." if changed else "Nothing changed.", "success")
                 return _detail(endpoint)
         except InvalidEndpoint as error:
-            form.add_errors(error.fields)
+            show_errors(form, error.fields)
     return render_template("settings/endpoints/form.html", form=form, endpoint=endpoint, preview=preview)
 
 

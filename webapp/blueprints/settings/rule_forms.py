@@ -81,9 +81,3 @@ class RuleForm(FlaskForm):
             "max_attempts": number(self.max_attempts.data), "cooldown_seconds": number(self.cooldown_seconds.data),
             "is_active": bool(self.is_active.data),
         }
-
-    def show_errors(self, errors: dict[str, str]) -> None:
-        for name, message in errors.items():
-            field = getattr(self, name, None)
-            if field is not None:
-                field.errors = [*field.errors, message]

@@ -1,9 +1,10 @@
 """Settings → Alerts → Rules: list, create, edit, detail, delete (with confirmation), pause/resume.
 Views stay thin: the form carries the input, `services.rules` validates, changes and audits."""
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.routing import BuildError
 
+from webapp.blueprints.form_errors import show_errors
+from webapp.blueprints.navigation import safe_next
 from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.blueprints.settings.rule_forms import RuleForm
@@ -16,29 +17,12 @@ from webapp.tenancy import current_workspace_id, get_or_404, scoped
 RECENT_DELIVERIES = 10
 
 
-def endpoint_url(endpoint_id: int) -> str:
-    """The endpoint's own page when the endpoints pages provide one, else their list."""
-    if "settings.endpoint_detail" in current_app.view_functions:
-        try:
-            return url_for("settings.endpoint_detail", endpoint_id=endpoint_id)
-        except BuildError:
-            pass
-    return url_for("settings.endpoints")
-
-
-def new_endpoint_url() -> str:
-    if "settings.new_endpoint" in current_app.view_functions:
-        return url_for("settings.new_endpoint")
-    return url_for("settings.endpoints")
-
-
 def _live_endpoints() -> list[Endpoint]:
     return list(db.session.scalars(scoped(Endpoint).order_by(Endpoint.name, Endpoint.id)))
 
 
 def _render_form(form: RuleForm, rule: Rule | None, endpoints: list[Endpoint]):
-    return render_template("settings/rules/form.html", form=form, rule=rule, endpoints=endpoints,
-                           new_endpoint_url=new_endpoint_url())
+    return render_template("settings/rules/form.html", form=form, rule=rule, endpoints=endpoints)
 
 
 def _actor() -> dict:
@@ -50,8 +34,7 @@ def _actor() -> dict:
 def rules():
     rule_list = db.session.scalars(scoped(Rule).order_by(Rule.name, Rule.id)).all()
     return render_template("settings/rules/list.html", rules=rule_list, describe=rule_service.describe_event,
-                           endpoint_url=endpoint_url, has_endpoints=bool(_live_endpoints()),
-                           new_endpoint_url=new_endpoint_url())
+                           has_endpoints=bool(_live_endpoints()))
 
 
 @bp.route("/alerts/rules/new", methods=["GET", "POST"])
@@ -63,7 +46,7 @@ def new_rule():
         try:
             rule = rule_service.create_rule(current_workspace_id(), form.service_input(), **_actor())
         except rule_service.InvalidRule as error:
-            form.show_errors(error.fields)
+            show_errors(form, error.fields)
         else:
             db.session.commit()
             flash(f"Rule “{rule.name}” created.", "success")
@@ -77,7 +60,7 @@ def rule_detail(rule_id: int):
     rule = get_or_404(Rule, rule_id)
     workspace_id = current_workspace_id()
     return render_template(
-        "settings/rules/detail.html", rule=rule, describe=rule_service.describe_event, endpoint_url=endpoint_url,
+        "settings/rules/detail.html", rule=rule, describe=rule_service.describe_event,
         deliveries=history.recent_deliveries(workspace_id, rule_id=rule.id, limit=RECENT_DELIVERIES),
         success_rate=history.success_rate(workspace_id, rule_id=rule.id), confirm_form=ConfirmForm())
 
@@ -94,7 +77,7 @@ def edit_rule(rule_id: int):
         try:
             changed = rule_service.update_rule(rule, form.service_input(), **_actor())
         except rule_service.InvalidRule as error:  # refused before anything was changed
-            form.show_errors(error.fields)
+            show_errors(form, error.fields)
         else:
             db.session.commit()
             flash(f"Rule “{rule.name}” saved." if changed else "Nothing changed.", "success")
@@ -122,10 +105,8 @@ def _set_active(rule_id: int, active: bool):
         db.session.commit()
         flash(f"Rule “{rule.name}” {'resumed: it raises alerts again' if active else 'paused: it raises no alerts'}.",
               "success")
-    target = request.form.get("next", "")
-    if not target.startswith("/settings/alerts/rules"):  # only back to a rules page
-        target = url_for("settings.rule_detail", rule_id=rule.id)
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next"), url_for("settings.rule_detail", rule_id=rule.id),
+                              under="/settings/alerts/rules"))  # only back to a rules page
 
 
 @bp.route("/alerts/rules/<int:rule_id>/enable", methods=["POST"])

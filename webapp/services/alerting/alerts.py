@@ -89,14 +89,6 @@ def filtered(workspace_id: int, filters: AlertFilter) -> sa.Select:
     return statement.order_by(Alert.id.desc())
 
 
-def list_alerts(workspace_id: int, filters: AlertFilter, *, limit: int = 50, offset: int = 0) -> tuple[list[Alert], int]:
-    """One page of alerts and the total matching the filters."""
-    statement = filtered(workspace_id, filters)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
-    items = list(db.session.scalars(statement.limit(limit).offset(offset)).unique())
-    return items, total or 0
-
-
 def deliveries_by_alert(alerts: list[Alert]) -> dict[int, list[Delivery]]:
     """Each alert's deliveries (with their endpoints), read for the whole page in one query."""
     result: dict[int, list[Delivery]] = {alert.id: [] for alert in alerts}
