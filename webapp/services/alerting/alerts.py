@@ -1,6 +1,6 @@
 """Reading and acknowledging alerts, shared by the Alerts page and the JSON API.
 
-Alerts are raised by the matcher; this module only lists them (with their deliveries loaded
+Alerts are raised by `alerting.raising`; this module only lists them (with their deliveries loaded
 for a whole page in one query) and records who acknowledged one, audited.
 """
 from dataclasses import dataclass

@@ -105,7 +105,7 @@ def _raise_timeout_alerts(workspaces: dict[int, int]) -> list[int]:
     delivery_ids: list[int] = []
     for run in runs:
         try:
-            with db.session.begin_nested():  # a matcher error must not undo this or other timeouts
+            with db.session.begin_nested():  # an error raising alerts must not undo this or other timeouts
                 delivery_ids += raising.raise_alerts(run, TIMEOUT_EVENTS, rules[run.workspace_id])
         except Exception:
             log.exception("run %s timed out but raising its alerts failed", run.id)

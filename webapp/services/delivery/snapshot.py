@@ -1,6 +1,6 @@
 """What one attempt of a delivery needs, read in one query as plain values.
 
-The sender builds, signs and records a request from these snapshots; the engine decides from
+`delivery.request` builds, signs and records a request from these snapshots; the engine decides from
 them whether to send at all. They carry the attribute names of the models they copy (the payload
 renderer and the signer read `endpoint.url`, `alert.run.external_id`), but they are frozen plain
 objects that no session tracks: loading the delivery with its endpoint, alert, run, rule, job and

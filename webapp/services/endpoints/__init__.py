@@ -130,7 +130,7 @@ UNREADABLE_SECRET = ("The signing secret cannot be decrypted: the key that encry
 
 
 def rotate_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:
-    """A new secret; the old one keeps signing too for 24 hours (the sender adds both signatures)."""
+    """A new secret; the old one keeps signing too for 24 hours (the request builder adds both signatures)."""
     secret = signing.scheme().generate_secret()
     endpoint.previous_secret_encrypted = endpoint.secret_encrypted
     endpoint.secret_encrypted = crypto.encrypt(secret)
