@@ -114,3 +114,34 @@ def test_upgrading_creates_the_triggers_the_api_cache_listens_to(bare_app):
 
     downgrade(revision="0005")
     assert db.session.scalars(triggers).all() == []
+
+
+def test_upgrading_keeps_existing_alerts_firing_and_their_acknowledgements(bare_app):
+    """Alerts from before the lifecycle become `firing`; acknowledged ones stay acknowledged,
+    and their deliveries carried `alert.fired`."""
+    upgrade(revision="0006")
+    rows = [
+        "INSERT INTO workspace (id, name, created_at) VALUES (1, 'w', '2026-11-01 00:00:00')",
+        "INSERT INTO \"user\" (id, email, password_hash, created_at) VALUES (1, 'a@example.com', 'x', '2026-11-01 00:00:00')",
+        "INSERT INTO alert (id, workspace_id, type, severity, message, repeat_count, last_seen_at, created_at) "
+        "VALUES (1, 1, 'run_failed', 'critical', 'open one', 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        "INSERT INTO alert (id, workspace_id, type, severity, message, repeat_count, last_seen_at, created_at, "
+        "acknowledged_by_id, acknowledged_at) VALUES (2, 1, 'run_failed', 'critical', 'acknowledged one', 1, "
+        "'2026-11-01 00:00:00', '2026-11-01 00:00:00', 1, '2026-11-01 01:00:00')",
+        "INSERT INTO endpoint (id, workspace_id, name, url, format, timeout_seconds, secret_encrypted, "
+        "headers_encrypted, is_active, created_at, updated_at) VALUES (1, 1, 'e', 'https://example.com/hook', "
+        "'json', 10, 'x', '{}', true, '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        "INSERT INTO delivery (id, workspace_id, message_id, alert_id, endpoint_id, is_test, status, attempt_count, "
+        "max_attempts, created_at, updated_at) VALUES (1, 1, 'msg_1', 1, 1, false, 'delivered', 1, 8, "
+        "'2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+    ]
+    for statement in rows:
+        db.session.execute(sa.text(statement))
+    db.session.commit()
+
+    upgrade()
+
+    alerts = db.session.execute(sa.text(
+        "SELECT id, state, acknowledged_by_id, resolved_at FROM alert ORDER BY id")).all()
+    assert [tuple(row) for row in alerts] == [(1, "firing", None, None), (2, "firing", 1, None)]
+    assert db.session.scalar(sa.text("SELECT event FROM delivery WHERE id = 1")) == "alert.fired"

@@ -1,11 +1,11 @@
 """All models, one module per aggregate; import from here."""
 from webapp.models import change_notices  # noqa: F401  (triggers the API cache listens to, on PostgreSQL)
 from webapp.models.accounts import ApiKey, Membership, User, Workspace
-from webapp.models.alerts import Alert
+from webapp.models.alerts import ALERT_STATES, PAYLOAD_TYPES, Alert
 from webapp.models.audit import AuditEvent
 from webapp.models.deliveries import DELIVERY_STATUSES, Delivery, DeliveryAttempt
 from webapp.models.endpoints import Endpoint
-from webapp.models.jobs import RUN_STATUSES, Job, Run
+from webapp.models.jobs import DEFAULT_GRACE_SECONDS, FAILED_STATUSES, JOB_STATUSES, RUN_STATUSES, Job, Run
 from webapp.models.rules import (
     DEFAULT_CONSECUTIVE_COUNT,
     DEFAULT_MAX_ATTEMPTS,
@@ -19,6 +19,7 @@ from webapp.models.rules import (
 from webapp.models.scheduler import SchedulerHeartbeat
 
 __all__ = [
+    "ALERT_STATES", "DEFAULT_GRACE_SECONDS", "FAILED_STATUSES", "JOB_STATUSES", "PAYLOAD_TYPES",
     "DEFAULT_CONSECUTIVE_COUNT", "DEFAULT_MAX_ATTEMPTS", "EVENT_CONDITIONS", "EVENT_LABELS",
     "Alert", "ApiKey", "AuditEvent", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
     "Endpoint", "Job", "Membership", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",

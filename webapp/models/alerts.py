@@ -9,11 +9,20 @@ from webapp.models.jobs import Job, Run
 from webapp.models.rules import Rule
 from webapp.timeutil import UTCDateTime, utcnow
 
+ALERT_STATES = ("firing", "resolved")
+# The payload types of an alert's deliveries (a test send is `alert.test`).
+PAYLOAD_TYPES = ("alert.fired", "alert.repeated", "alert.resolved")
+
 
 class Alert(db.Model):
     __table_args__ = (
         sa.Index("ix_alert_workspace_id_created_at", "workspace_id", "created_at"),
         sa.Index("ix_alert_rule_id_job_id_created_at", "rule_id", "job_id", "created_at"),
+        sa.Index("ix_alert_job_id_state", "job_id", "state"),
+        # Firing alerts whose rule repeats them: the repeat sweep reads only those that are due.
+        sa.Index("ix_alert_next_repeat_at", "next_repeat_at",
+                 sqlite_where=sa.text("next_repeat_at IS NOT NULL"),
+                 postgresql_where=sa.text("next_repeat_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,6 +39,12 @@ class Alert(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_note: Mapped[str | None] = mapped_column(sa.String(500))
+    state: Mapped[str] = mapped_column(sa.String(16), default="firing", server_default="firing")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    # When the next `alert.repeated` is due (firing, unacknowledged, and its rule repeats); else null.
+    next_repeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rule: Mapped[Rule | None] = relationship(lazy="joined")
     job: Mapped[Job | None] = relationship(lazy="joined")

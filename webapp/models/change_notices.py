@@ -22,7 +22,11 @@ END $$""",
     """CREATE OR REPLACE TRIGGER api_key_cached_rows
     AFTER UPDATE OF workspace_id, key_hash, created_by_id, revoked_at OR DELETE OR TRUNCATE ON api_key
     FOR EACH STATEMENT EXECUTE FUNCTION tocsin_notify_cached_rows()""",
-    """CREATE OR REPLACE TRIGGER job_cached_rows AFTER UPDATE OR DELETE OR TRUNCATE ON job
+    # Not on expected_at / missing_after: a scheduled job's report moves them, and the cache
+    # does not hold them.
+    """CREATE OR REPLACE TRIGGER job_cached_rows
+    AFTER UPDATE OF workspace_id, slug, name, default_deadline_seconds, schedule, grace_seconds, is_paused
+    OR DELETE OR TRUNCATE ON job
     FOR EACH STATEMENT EXECUTE FUNCTION tocsin_notify_cached_rows()""",
     """CREATE OR REPLACE TRIGGER rule_cached_rows AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rule
     FOR EACH STATEMENT EXECUTE FUNCTION tocsin_notify_cached_rows()""",

@@ -39,6 +39,8 @@ class Delivery(db.Model):
     endpoint_id: Mapped[int] = mapped_column(sa.ForeignKey("endpoint.id", ondelete="CASCADE"))
     rule_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rule.id", ondelete="SET NULL"))
     is_test: Mapped[bool] = mapped_column(default=False)
+    # The payload type this delivery carries (models.alerts.PAYLOAD_TYPES; a test send: alert.test).
+    event: Mapped[str] = mapped_column(sa.String(32), default="alert.fired", server_default="alert.fired")
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempt_count: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS)

@@ -8,10 +8,12 @@ from webapp.extensions import db
 from webapp.models.endpoints import Endpoint
 from webapp.timeutil import UTCDateTime, utcnow
 
-RULE_EVENTS = ("run_failed", "run_succeeded", "run_timed_out", "run_slow", "consecutive_failures")
+RULE_EVENTS = ("run_failed", "run_succeeded", "run_timed_out", "run_slow", "consecutive_failures", "run_missed",
+               "run_verification_failed")
 # Each event's name wherever one is listed (alerts, rules, filters) …
 EVENT_LABELS = {"run_failed": "Run failed", "run_succeeded": "Run succeeded", "run_timed_out": "Run timed out",
-                "run_slow": "Run slow", "consecutive_failures": "Consecutive failures"}
+                "run_slow": "Run slow", "consecutive_failures": "Consecutive failures", "run_missed": "Run missed",
+                "run_verification_failed": "Verification failed"}
 # … and as the end of the rule form's sentence "Alert when …".
 EVENT_CONDITIONS = {
     "run_failed": "a run fails",
@@ -19,6 +21,8 @@ EVENT_CONDITIONS = {
     "run_timed_out": "a run misses its deadline",
     "run_slow": "a run is slower than a threshold",
     "consecutive_failures": "a job fails several times in a row",
+    "run_missed": "a scheduled job does not run in time",
+    "run_verification_failed": "a run's own check of its result fails",
 }
 SEVERITIES = ("info", "warning", "critical")
 DEFAULT_MAX_ATTEMPTS = 8  # delivery attempts of an alert when its rule says nothing else
@@ -45,6 +49,10 @@ class Rule(db.Model):
     severity: Mapped[str] = mapped_column(sa.String(16), default="warning")
     max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS)
     cooldown_seconds: Mapped[int] = mapped_column(default=300)
+    # When its alert resolves, its endpoints get `alert.resolved`; while it fires unacknowledged,
+    # `alert.repeated` every `repeat_interval_seconds` (None: never).
+    notify_on_resolve: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    repeat_interval_seconds: Mapped[int | None] = mapped_column()
     is_active: Mapped[bool] = mapped_column(default=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
