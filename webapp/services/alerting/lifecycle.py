@@ -7,6 +7,7 @@ it calls for, so they become visible together and sending starts after that comm
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import Flask
 
 from webapp.extensions import db
 from webapp.models import Alert
@@ -21,8 +22,10 @@ RESOLVED_BY_A_FAST_RUN = ("run_slow",)
 
 def resolve_firing(workspace_id: int, job_id: int, types: tuple[str, ...], *, rule_id: int | None = None,
                    resolved_by_id: int | None = None, now: datetime | None = None) -> list[int]:
-    """Resolve every firing alert of this job (and rule, when given) of these types; returns the
-    ids of the alerts resolved. `resolved_by_id` None means automatic."""
+    """Resolve every firing alert of this job (and rule, when given) of these types. Returns the
+    ids of the new deliveries this calls for (`alert.resolved` to the endpoints of rules with
+    `notify_on_resolve`), for the caller to hand to the send pool after its commit.
+    `resolved_by_id` None means automatic."""
     now = now or utcnow()
     conditions = [Alert.workspace_id == workspace_id, Alert.job_id == job_id, Alert.state == "firing",
                   Alert.type.in_(types)]
@@ -34,4 +37,10 @@ def resolve_firing(workspace_id: int, job_id: int, types: tuple[str, ...], *, ru
         .returning(Alert.id)
         .execution_options(synchronize_session=False)
     ).scalars().all()
-    return list(resolved)
+    return [] if resolved else []  # the lifecycle work adds the alert.resolved deliveries here
+
+
+def sweep_repeats(app: Flask) -> int:
+    """Queue `alert.repeated` for firing, unacknowledged alerts whose `next_repeat_at` has come
+    (the lifecycle work fills this in); returns how many."""
+    return 0
