@@ -3,7 +3,7 @@ every row once, newest first, and a cursor the API never gave out gets the same 
 import pytest
 
 from tests.test_history_pages import bulk_deliveries, make_alert, make_endpoint, make_rule, workspace_of
-from webapp.services import dispatch
+from webapp.services.delivery import pool
 
 LISTS = ("/runs", "/jobs", "/endpoints", "/rules", "/deliveries", "/alerts")
 ROWS_PER_LIST = 3
@@ -12,7 +12,7 @@ ROWS_PER_LIST = 3
 @pytest.fixture(autouse=True)
 def sends_finish_before_teardown():
     yield
-    dispatch.wait_idle()
+    pool.wait_idle()
 
 
 @pytest.fixture
