@@ -1,4 +1,4 @@
-"""What a person sees of a retried delivery (issue 5): in headless Chromium, the history shows
+"""What a person sees of a retried delivery: in headless Chromium, the history shows
 an alert whose receiver failed once as "Failed, retrying", then — after the retry job ran —
 as "Delivered"; its page lists both attempts with their HTTP statuses."""
 import pytest

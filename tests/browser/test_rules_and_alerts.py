@@ -1,4 +1,4 @@
-"""Issue 4's promise as a person lives it, in headless Chromium with CSRF on: add a webhook and a
+"""Rules and alerts as a person lives them, in headless Chromium with CSRF on: add a webhook and a
 rule "when a nightly job fails, POST to it" through the forms, let a job report a failure through
 the API, then see the alert delivered on the Alerts page and acknowledge it."""
 import re

@@ -1,4 +1,4 @@
-"""The moment Tocsin first does its job (issue 3): in headless Chromium, with CSRF on as in
+"""The moment Tocsin first does its job: in headless Chromium, with CSRF on as in
 production, a new user adds a webhook pointing at a loopback receiver, presses *Send test alert*
 and sees the receiver's answer and the latency; the receiver got one correctly signed request."""
 import re

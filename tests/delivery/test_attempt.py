@@ -1,6 +1,6 @@
 """The delivery engine end to end against a real loopback receiver: every attempt recorded and
 signed with the same webhook-id, back-off within its bounds, dead letters, endpoints disabled
-by 404/410 or a long failure streak, and history pruning (issue 5, points 2, 3, 5 and 8).
+by 404/410 or a long failure streak, and history pruning (services/delivery: attempt, backoff, outcomes, jobs).
 
 The engine is driven by calling the retry job and waiting for the send pool; instead of
 sleeping through a back-off the test moves `next_attempt_at` to now.

@@ -1,4 +1,4 @@
-"""/api/v1/endpoints (issue 3, point 8): the endpoint life cycle as JSON, the secret shown only
+"""/api/v1/endpoints (blueprints/api/endpoints.py): the endpoint life cycle as JSON, the secret shown only
 where it must be, confirmation for rotation, 400s that name the bad fields, and 404 for every
 id of another workspace."""
 import base64

@@ -1,4 +1,4 @@
-"""Settings → Alerts → Endpoints as a person uses them (issue 3, points 3, 4 and 9): list, create,
+"""Settings → Alerts → Endpoints as a person uses them (blueprints/settings/endpoints.py): list, create,
 edit, detail, delete with confirmation, enable/disable, the secret's life cycle and the audit log.
 Everything goes through the real pages; test sends reach the loopback receiver."""
 import base64
@@ -16,7 +16,7 @@ ENDPOINTS = "/settings/alerts/endpoints"
 SECRET_PATTERN = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 HEADER_VALUE = "Bearer header-value-4f9a"
 
-# --- helpers (also used by tests/test_endpoints_security.py and the browser test) --------------
+# --- helpers (also used by tests/endpoints/test_security.py) ------------------------------------
 
 
 def endpoint_form(url, **fields) -> dict:

@@ -1,4 +1,4 @@
-"""Endpoint secrets stay secret (issue 3, points 2 and 3, and its security tests): encrypted at
+"""Endpoint secrets stay secret: encrypted at
 rest, readable after a key rotation, never in pages, API reads or logs; another workspace's
 endpoint ids answer 404 on every page and POST; every endpoint form needs its CSRF token."""
 import base64

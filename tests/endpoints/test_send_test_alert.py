@@ -1,4 +1,4 @@
-""""Send test alert" end to end (issue 3, points 3, 5 and 7): a real loopback receiver gets one
+""""Send test alert" end to end (services/endpoints.send_test): a real loopback receiver gets one
 signed request per press, in each payload format, verified with the reference `standardwebhooks`
 package; the outcome (status, time, the answer's first 300 characters, or the error in words)
 is shown on the page and in the API, and the attempt is kept in the history as a test.

@@ -1,6 +1,6 @@
 """/api/v1/deliveries: the history as JSON (filters, a keyset cursor that never skips or repeats
 a row while new ones arrive), one delivery with its attempts (signatures masked) and redeliver
-— all limited to the caller's workspace (issue 5, point 6)."""
+— all limited to the caller's workspace (blueprints/api/deliveries.py, services/history.py)."""
 import json
 
 import pytest

@@ -1,5 +1,5 @@
 """Settings → Alerts → Deliveries: filters, keyset pagination, the delivery page, Redeliver and
-"Retry all dead since …" (issue 5, point 6). Rows are inserted directly; no sending happens."""
+"Retry all dead since …" (blueprints/settings/deliveries.py, services/history.py). Rows are inserted directly; no sending happens."""
 import re
 from datetime import timedelta
 

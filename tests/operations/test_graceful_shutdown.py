@@ -1,4 +1,4 @@
-"""Graceful shutdown of real processes (issue 6, point 6): on SIGTERM a gunicorn worker or a
+"""Graceful shutdown of real processes: on SIGTERM a gunicorn worker or a
 `tocsin worker` stops claiming, lets the attempts under way finish and gives the rest back, so
 no delivery is lost, none is left `sending`, and no receiver sees a webhook-id twice.
 

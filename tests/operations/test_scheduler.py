@@ -1,4 +1,4 @@
-"""The scheduler wiring and its heartbeat (issue 5, points 1 and 7): the jobs run at their
+"""The scheduler wiring and its heartbeat (webapp/scheduler.py): the jobs run at their
 configured intervals, each scheduler process keeps one heartbeat row, and when none has beaten
 for a minute every dashboard page says that alerts are not being retried and how to fix it —
 the commonest self-hosting mistake is a background process that is not running."""

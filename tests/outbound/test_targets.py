@@ -1,4 +1,4 @@
-"""The SSRF guard (issue 3, point 6): targets refused at save through the form and the API,
+"""The SSRF guard (services/outbound/targets.py): targets refused at save through the form and the API,
 checked again at send time (DNS rebinding), redirects never followed, the connection pinned to
 the checked address, and TOCSIN_ALLOWED_NETWORKS allowing exactly what it lists.
 

@@ -1,4 +1,4 @@
-"""TLS on a pinned connection (issue 3, point 6): the socket goes to the checked address while
+"""TLS on a pinned connection (services/outbound/http.py): the socket goes to the checked address while
 SNI and the certificate check use the URL's name. An HTTPS loopback receiver serves certificates
 from a throwaway CA that `outbound` trusts for these tests only."""
 import ssl
