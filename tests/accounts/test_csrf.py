@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.accounts import PASSWORD, shown_api_key
-from tests.support.engine_factories import make_delivery, make_endpoint
+from tests.support.factories import make_delivery, make_endpoint
 from webapp.models import ApiKey, Rule, User, Workspace
 
 TOKEN_PATTERN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

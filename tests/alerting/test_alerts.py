@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from webapp.models import Alert, AuditEvent, Job, User
+from tests.support.factories import job_of, workspace_id_of
+from webapp.models import Alert, AuditEvent, User
 from webapp.services.delivery import pool
 from webapp.timeutil import isoformat, utcnow
 
@@ -17,24 +18,11 @@ def drain_send_pool():
     pool.wait_idle(10)
 
 
-def workspace_id_of(db, email="owner@example.com") -> int:
-    return db.session.scalar(sa.select(User).where(User.email == email)).workspace_id
-
-
-def job_of(db, workspace_id, slug) -> Job:
-    job = db.session.scalar(sa.select(Job).where(Job.workspace_id == workspace_id, Job.slug == slug))
-    if job is None:
-        job = Job(workspace_id=workspace_id, slug=slug, name=slug)
-        db.session.add(job)
-        db.session.flush()
-    return job
-
-
 def make_alert(db, workspace_id, message, *, type="run_failed", severity="critical", job="nightly-report",
                age=timedelta(0), **fields) -> Alert:
     """An alert row as the matcher writes it (for list tests that need exact types and times)."""
     created = utcnow() - age
-    alert = Alert(workspace_id=workspace_id, job_id=job_of(db, workspace_id, job).id, type=type,
+    alert = Alert(workspace_id=workspace_id, job_id=job_of(workspace_id, job).id, type=type,
                   severity=severity, message=message, created_at=created, last_seen_at=created, **fields)
     db.session.add(alert)
     db.session.commit()
@@ -66,7 +54,7 @@ def alert_through_the_api(api, db, receiver, **rule_fields) -> Alert:
 # --- the page --------------------------------------------------------------------------------
 
 def test_alerts_page_lists_newest_first(client, api, db):
-    workspace_id = workspace_id_of(db)
+    workspace_id = workspace_id_of()
     for number, age in enumerate((3, 2, 1)):
         make_alert(db, workspace_id, f"alert {number}", age=timedelta(hours=age))
     html = client.get("/alerts").get_data(as_text=True)
@@ -100,7 +88,7 @@ def test_a_failing_delivery_shows_dead_when_its_attempts_are_used_up(client, api
 
 
 def test_alert_without_endpoint_says_it_was_not_sent(client, api, db):
-    alert = make_alert(db, workspace_id_of(db), "nobody listening")
+    alert = make_alert(db, workspace_id_of(), "nobody listening")
     assert "not sent (no endpoint)" in alert_row(client.get("/alerts").get_data(as_text=True), alert.id)
 
 
@@ -120,7 +108,7 @@ def test_cooldown_repeats_show_their_count_and_last_seen(client, api, db, receiv
 
 
 def test_filters_by_type_severity_job_and_acknowledged(client, api, db):
-    workspace_id = workspace_id_of(db)
+    workspace_id = workspace_id_of()
     user_id = db.session.scalar(sa.select(User.id))
     make_alert(db, workspace_id, "failed billing", job="billing")
     make_alert(db, workspace_id, "slow nightly", type="run_slow", severity="warning")
@@ -142,7 +130,7 @@ def test_filters_by_type_severity_job_and_acknowledged(client, api, db):
 
 
 def test_since_filter_takes_a_date_or_a_time(client, api, db):
-    workspace_id = workspace_id_of(db)
+    workspace_id = workspace_id_of()
     make_alert(db, workspace_id, "last week", age=timedelta(days=7))
     make_alert(db, workspace_id, "an hour ago", age=timedelta(hours=1))
     yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
@@ -152,7 +140,7 @@ def test_since_filter_takes_a_date_or_a_time(client, api, db):
 
 
 def test_a_bad_filter_is_explained_and_all_alerts_shown(client, api, db):
-    make_alert(db, workspace_id_of(db), "still listed")
+    make_alert(db, workspace_id_of(), "still listed")
     html = client.get("/alerts?alert_type=run_exploded").get_data(as_text=True)
     assert "Unknown alert type &#39;run_exploded&#39;" in html and "Showing all alerts instead." in html
     assert messages_on_page(html) == ["still listed"]
@@ -160,7 +148,7 @@ def test_a_bad_filter_is_explained_and_all_alerts_shown(client, api, db):
 
 
 def test_acknowledge_records_who_and_when_and_is_audited(client, api, db):
-    alert = make_alert(db, workspace_id_of(db), "wake up")
+    alert = make_alert(db, workspace_id_of(), "wake up")
     response = client.post(f"/alerts/{alert.id}/acknowledge", data={"next": "/alerts?acknowledged=no"})
     assert response.headers["Location"] == "/alerts?acknowledged=no"
     db.session.expire_all()
@@ -178,7 +166,7 @@ def test_acknowledge_records_who_and_when_and_is_audited(client, api, db):
 
 
 def test_acknowledging_twice_keeps_the_first_and_audits_once(client, api, db):
-    alert = make_alert(db, workspace_id_of(db), "wake up")
+    alert = make_alert(db, workspace_id_of(), "wake up")
     client.post(f"/alerts/{alert.id}/acknowledge")
     db.session.expire_all()
     first = alert.acknowledged_at
@@ -191,7 +179,7 @@ def test_acknowledging_twice_keeps_the_first_and_audits_once(client, api, db):
 
 
 def test_acknowledge_never_redirects_off_the_alert_pages(client, api, db):
-    alert = make_alert(db, workspace_id_of(db), "wake up")
+    alert = make_alert(db, workspace_id_of(), "wake up")
     response = client.post(f"/alerts/{alert.id}/acknowledge", data={"next": "//evil.example/alerts"})
     assert response.headers["Location"] == f"/alerts/{alert.id}"
 
@@ -205,7 +193,7 @@ def test_alert_detail_shows_the_run_and_its_deliveries(client, api, db, receiver
 
 
 def test_another_workspaces_alerts_are_invisible_and_404(client, api, other_api, db):
-    theirs = make_alert(db, workspace_id_of(db, "intruder@example.com"), "their secret alert")
+    theirs = make_alert(db, workspace_id_of("intruder@example.com"), "their secret alert")
     assert "their secret alert" not in client.get("/alerts").get_data(as_text=True)
     assert client.get(f"/alerts/{theirs.id}").status_code == 404
     assert client.post(f"/alerts/{theirs.id}/acknowledge").status_code == 404
@@ -236,7 +224,7 @@ def test_api_lists_alerts_newest_first_with_deliveries(api, db, receiver):
 
 
 def test_api_filters_and_pages_with_limit_and_offset(api, db):
-    workspace_id = workspace_id_of(db)
+    workspace_id = workspace_id_of()
     make_alert(db, workspace_id, "old", age=timedelta(days=3), severity="info")
     for number in range(3):
         make_alert(db, workspace_id, f"slow {number}", type="run_slow", severity="warning")
@@ -266,7 +254,7 @@ def test_api_refuses_an_unknown_filter_with_invalid_filter(api, query):
 
 
 def test_api_acknowledge_records_the_key_owner_and_is_idempotent(api, db):
-    alert = make_alert(db, workspace_id_of(db), "wake up")
+    alert = make_alert(db, workspace_id_of(), "wake up")
     response = api.post(f"/alerts/{alert.id}/acknowledge")
     assert response.status_code == 200
     body = response.get_json()

@@ -3,17 +3,12 @@ and no way to see, change or borrow another workspace's rules or endpoints."""
 import pytest
 import sqlalchemy as sa
 
+from tests.support.factories import endpoint_id_via_api
 from webapp.models import AuditEvent, Rule
 
 DOCUMENTED_FIELDS = {"id", "name", "event", "job_filter", "threshold_seconds", "consecutive_count", "severity",
                      "endpoint_ids", "max_attempts", "cooldown_seconds", "is_active"}
 TIMESTAMPS = {"created_at", "updated_at"}
-
-
-def make_endpoint(api, name="Ops hook") -> int:
-    response = api.post("/endpoints", json={"name": name, "url": "http://127.0.0.1:9/hook"})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
 
 
 def create(api, **fields):
@@ -22,7 +17,7 @@ def create(api, **fields):
 
 @pytest.fixture
 def endpoint_id(api):
-    return make_endpoint(api)
+    return endpoint_id_via_api(api)
 
 
 def error_fields(response) -> dict:
@@ -44,7 +39,7 @@ def test_create_returns_the_documented_fields_with_defaults(api, endpoint_id):
 
 
 def test_create_with_every_field_and_read_it_back(api, endpoint_id):
-    second = make_endpoint(api, "Chat")
+    second = endpoint_id_via_api(api, "Chat")
     body = create(api, name="Billing slow", event="run_slow", job_filter="billing-*", threshold_seconds=90,
                   severity="critical", endpoint_ids=[endpoint_id, second], max_attempts=3,
                   cooldown_seconds=0, is_active=False).get_json()
@@ -119,7 +114,7 @@ def test_boundaries_that_are_allowed(api, endpoint_id):
 
 
 def test_foreign_endpoint_ids_are_refused_as_unknown(api, other_api, db, endpoint_id):
-    foreign = make_endpoint(other_api, "Their hook")
+    foreign = endpoint_id_via_api(other_api, "Their hook")
     fields = error_fields(create(api, endpoint_ids=[endpoint_id, foreign]))
     assert fields["endpoint_ids"] == f"Unknown endpoint: {foreign}."
     rule_id = create(api, endpoint_ids=[endpoint_id]).get_json()["id"]
@@ -128,7 +123,7 @@ def test_foreign_endpoint_ids_are_refused_as_unknown(api, other_api, db, endpoin
 
 
 def test_deleted_endpoints_are_refused_and_dropped_from_the_rule(api, endpoint_id):
-    spare = make_endpoint(api, "Spare")
+    spare = endpoint_id_via_api(api, "Spare")
     rule = create(api, endpoint_ids=[endpoint_id, spare]).get_json()
     assert api.delete(f"/endpoints/{spare}").status_code == 204
     assert api.get(f"/rules/{rule['id']}").get_json()["endpoint_ids"] == [endpoint_id]
@@ -180,7 +175,7 @@ def test_changes_through_the_api_are_audited(api, db, endpoint_id):
 
 
 def test_another_workspaces_rule_is_404_for_every_verb(api, other_api, db):
-    theirs = create(other_api, endpoint_ids=[make_endpoint(other_api)]).get_json()
+    theirs = create(other_api, endpoint_ids=[endpoint_id_via_api(other_api)]).get_json()
     path = f"/rules/{theirs['id']}"
     assert api.get(path).status_code == 404
     assert api.patch(path, json={"name": "mine now"}).status_code == 404

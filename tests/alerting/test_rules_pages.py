@@ -5,6 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from tests.support.factories import endpoint_id_via_api
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Rule
 
@@ -13,16 +14,10 @@ FORM_DEFAULTS = {"name": "Nightly failures", "event": "run_failed", "job_filter"
                  "max_attempts": "8", "cooldown_seconds": "300", "is_active": "y"}
 
 
-def make_endpoint(api, name="Ops hook") -> int:
-    response = api.post("/endpoints", json={"name": name, "url": "http://127.0.0.1:9/hook"})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
 @pytest.fixture
 def endpoint_id(api):
     """The owner's endpoint (the `api` fixture also leaves the owner logged in on `client`)."""
-    return make_endpoint(api)
+    return endpoint_id_via_api(api)
 
 
 def submit(client, path="/settings/alerts/rules/new", endpoint_ids=(), **fields):
@@ -71,7 +66,7 @@ def test_create_through_the_form_then_list_and_detail_show_it(client, db, endpoi
 
 
 def test_new_form_lists_only_this_workspaces_endpoints(client, api, other_api, endpoint_id):
-    make_endpoint(other_api, "Their secret hook")
+    endpoint_id_via_api(other_api, "Their secret hook")
     html = client.get("/settings/alerts/rules/new").get_data(as_text=True)
     assert "Ops hook" in html
     assert "Their secret hook" not in html
@@ -119,13 +114,13 @@ def test_form_accepts_the_boundaries(client, endpoint_id):
 
 def test_form_needs_an_endpoint_of_this_workspace(client, db, other_api, endpoint_id):
     assert "Choose at least one endpoint." in errors_of(submit(client, endpoint_ids=[]))
-    foreign = make_endpoint(other_api, "Their hook")
+    foreign = endpoint_id_via_api(other_api, "Their hook")
     assert f"Unknown endpoint: {foreign}." in errors_of(submit(client, endpoint_ids=[endpoint_id, foreign]))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Rule)) == 0
 
 
 def test_edit_shows_the_saved_values_and_saves_changes(client, db, endpoint_id, api):
-    second = make_endpoint(api, "Chat")
+    second = endpoint_id_via_api(api, "Chat")
     rule = create_rule(client, [endpoint_id])
     form = client.get(f"/settings/alerts/rules/{rule.id}/edit").get_data(as_text=True)
     assert 'value="Nightly failures"' in form and 'value="nightly-*"' in form
@@ -206,7 +201,7 @@ def test_every_change_on_the_pages_is_audited_with_who_and_where(client, db, end
 
 
 def test_another_workspaces_rule_is_404_on_every_page(client, db, api, other_api):
-    theirs = create_rule(other_api.client, [make_endpoint(other_api)], name="Their rule")
+    theirs = create_rule(other_api.client, [endpoint_id_via_api(other_api)], name="Their rule")
     base = f"/settings/alerts/rules/{theirs.id}"
     for path in (base, base + "/edit", base + "/delete"):
         assert client.get(path).status_code == 404, path
@@ -234,6 +229,6 @@ def test_rule_whose_endpoints_were_deleted_says_it_sends_nowhere(client, db, api
     db.session.expire_all()
     assert rule.name == "Orphan"
     # ...and a new endpoint can be chosen for it.
-    fresh = make_endpoint(api, "New hook")
+    fresh = endpoint_id_via_api(api, "New hook")
     submit(client, f"/settings/alerts/rules/{rule.id}/edit", endpoint_ids=[fresh], name="Orphan")
     assert "no endpoint" not in client.get(f"/settings/alerts/rules/{rule.id}").get_data(as_text=True)

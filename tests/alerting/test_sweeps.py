@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.support.engine_factories import make_endpoint, make_workspace
+from tests.support.factories import make_endpoint, make_workspace
 from webapp.models import Alert, Delivery, Job, Rule, Run
 from webapp.services.alerting import sweeps
 from webapp.services.delivery import pool

@@ -2,7 +2,7 @@
 every row once, newest first, and a cursor the API never gave out gets the same 400 everywhere."""
 import pytest
 
-from tests.history.test_pages import bulk_deliveries, make_alert, make_endpoint, make_rule, workspace_of
+from tests.support.factories import saved_alert, saved_deliveries, saved_endpoint, saved_rule, workspace_id_of
 from webapp.services.delivery import pool
 
 LISTS = ("/runs", "/jobs", "/endpoints", "/rules", "/deliveries", "/alerts")
@@ -20,12 +20,12 @@ def filled(api):
     """Three rows in every list of the owner's workspace."""
     for number in range(ROWS_PER_LIST):
         assert api.post("/runs", json={"job": f"job-{number}"}).status_code == 201
-    workspace_id = workspace_of()
-    endpoints = [make_endpoint(workspace_id, name=f"Hook {number}") for number in range(ROWS_PER_LIST)]
+    workspace_id = workspace_id_of()
+    endpoints = [saved_endpoint(workspace_id, name=f"Hook {number}") for number in range(ROWS_PER_LIST)]
     for number in range(ROWS_PER_LIST):
-        make_rule(workspace_id, name=f"Rule {number}")
-        make_alert(workspace_id, message=f"Alert {number}")
-    bulk_deliveries(endpoints[0], ROWS_PER_LIST)
+        saved_rule(workspace_id, name=f"Rule {number}")
+        saved_alert(workspace_id, message=f"Alert {number}")
+    saved_deliveries(endpoints[0], ROWS_PER_LIST)
     return api
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from tests.support.browser import sign_up_in_browser
-from tests.support.engine_factories import make_delivery, make_endpoint
+from tests.support.factories import make_delivery, make_endpoint
 from webapp.models import Delivery, User, Workspace
 from webapp.services.delivery import jobs as delivery_jobs
 from webapp.services.delivery import pool

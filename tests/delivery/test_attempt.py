@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from tests.support.accounts import AuthActions
-from tests.support.engine_factories import make_alert, make_delivery, make_endpoint, make_workspace
+from tests.support.factories import make_alert, make_delivery, make_endpoint, make_workspace
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, User, Workspace
 from webapp.services import endpoints
 from webapp.services.delivery import jobs as delivery_jobs

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.support.engine_factories import make_alert, make_deliveries, make_delivery, make_endpoint, make_workspace
+from tests.support.factories import make_alert, make_deliveries, make_delivery, make_endpoint, make_workspace
 from webapp.models import Delivery, DeliveryAttempt
 from webapp.services.delivery import claims
 from webapp.timeutil import utcnow

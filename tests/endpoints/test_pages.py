@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.accounts import session_cookie_text
+from tests.support.factories import saved_rule, workspace_id_of
 from webapp.extensions import db as _db
-from webapp.models import AuditEvent, Delivery, Endpoint, Rule, User
+from webapp.models import AuditEvent, Delivery, Endpoint, Rule
 from webapp.services import crypto
 
 ENDPOINTS = "/settings/alerts/endpoints"
@@ -51,10 +52,6 @@ def row_of(html: str, endpoint_id: int) -> str:
     match = re.search(rf'<tr data-endpoint-id="{endpoint_id}">(.*?)</tr>', html, re.S)
     assert match, f"endpoint {endpoint_id} is not listed"
     return match.group(1)
-
-
-def workspace_id_of(email="owner@example.com") -> int:
-    return _db.session.scalar(sa.select(User).where(User.email == email)).workspace_id
 
 
 @pytest.fixture
@@ -407,19 +404,12 @@ def test_send_test_alert_works_on_a_disabled_endpoint(client, endpoint, receiver
 # --- delete ------------------------------------------------------------------------------------
 
 
-def make_rule(endpoints, name="Nightly failures") -> Rule:
-    rule = Rule(workspace_id=endpoints[0].workspace_id, name=name, event="run_failed", endpoints=list(endpoints))
-    _db.session.add(rule)
-    _db.session.commit()
-    return rule
-
-
 def test_delete_confirmation_lists_the_rules_that_use_the_endpoint(client, endpoint, receiver):
     create_via_form(client, receiver.url(), name="Backup hook")
     backup = endpoint_named("Backup hook")
-    make_rule([endpoint], "Only ops")
-    make_rule([endpoint, backup], "Ops and backup")
-    make_rule([backup], "Backup only")
+    saved_rule(endpoint.workspace_id, "Only ops", endpoints=[endpoint])
+    saved_rule(endpoint.workspace_id, "Ops and backup", endpoints=[endpoint, backup])
+    saved_rule(backup.workspace_id, "Backup only", endpoints=[backup])
     html = text_of(client.get(f"{ENDPOINTS}/{endpoint.id}/delete"))
     listed = re.search(r'<ul class="rules-using">(.*?)</ul>', html, re.S).group(1)
     assert "Only ops" in listed and "Ops and backup" in listed and "Backup only" not in listed
@@ -429,7 +419,7 @@ def test_delete_confirmation_lists_the_rules_that_use_the_endpoint(client, endpo
 
 
 def test_delete_removes_the_endpoint_from_its_rules_and_the_rules_page_shows_it(client, endpoint):
-    rule = make_rule([endpoint])
+    rule = saved_rule(endpoint.workspace_id, endpoints=[endpoint])
     response = client.post(f"{ENDPOINTS}/{endpoint.id}/delete", follow_redirects=True)
     html = text_of(response)
     assert response.request.path == ENDPOINTS

@@ -6,8 +6,15 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.history.test_pages import bulk_deliveries, make_alert, make_attempt, make_delivery, make_endpoint, make_rule
-from tests.history.test_pages import workspace_of as _workspace_of
+from tests.support.factories import (
+    saved_alert,
+    saved_attempt,
+    saved_deliveries,
+    saved_delivery,
+    saved_endpoint,
+    saved_rule,
+    workspace_id_of,
+)
 from webapp.extensions import db as _db
 from webapp.models import AuditEvent, Delivery
 from webapp.services.delivery import jobs as delivery_jobs
@@ -17,12 +24,12 @@ from webapp.timeutil import utcnow
 
 @pytest.fixture
 def owner(api):
-    return _workspace_of()
+    return workspace_id_of()
 
 
 @pytest.fixture
 def endpoint(owner):
-    return make_endpoint(owner)
+    return saved_endpoint(owner)
 
 
 @pytest.fixture(autouse=True)
@@ -54,28 +61,28 @@ def walk(api, query: str, limit: int) -> list[int]:
 
 
 def test_cursor_walks_every_row_once_newest_first(api, endpoint):
-    created = bulk_deliveries(endpoint, 23)
+    created = saved_deliveries(endpoint, 23)
     assert walk(api, "", limit=5) == sorted(created, reverse=True)
     assert walk(api, "", limit=23) == sorted(created, reverse=True)
 
 
 def test_next_page_is_stable_while_new_deliveries_arrive(api, endpoint):
-    created = sorted(bulk_deliveries(endpoint, 12), reverse=True)
+    created = sorted(saved_deliveries(endpoint, 12), reverse=True)
     first = api.get("/deliveries?limit=5")
     assert ids(first) == created[:5]
-    arrived = [make_delivery(endpoint, status="pending").id for _ in range(3)]
+    arrived = [saved_delivery(endpoint, status="pending").id for _ in range(3)]
 
     assert ids(api.get(f"/deliveries?limit=5&cursor={first.json['next_cursor']}")) == created[5:10]
     assert ids(api.get("/deliveries?limit=5"))[:3] == sorted(arrived, reverse=True)  # new rows: on a fresh page 1
 
 
 def test_filters_by_endpoint_rule_and_status(api, owner, endpoint):
-    other_endpoint = make_endpoint(owner, "Other hook")
-    rule = make_rule(owner)
-    by_rule = make_delivery(endpoint, rule=rule, status="dead", attempt_count=8).id
-    retrying = make_delivery(endpoint, status="pending", attempt_count=2).id
-    waiting = make_delivery(endpoint, status="pending", attempt_count=0).id
-    elsewhere = make_delivery(other_endpoint, status="delivered", attempt_count=1).id
+    other_endpoint = saved_endpoint(owner, "Other hook")
+    rule = saved_rule(owner)
+    by_rule = saved_delivery(endpoint, rule=rule, status="dead", attempt_count=8).id
+    retrying = saved_delivery(endpoint, status="pending", attempt_count=2).id
+    waiting = saved_delivery(endpoint, status="pending", attempt_count=0).id
+    elsewhere = saved_delivery(other_endpoint, status="delivered", attempt_count=1).id
 
     assert ids(api.get(f"/deliveries?endpoint_id={other_endpoint.id}")) == [elsewhere]
     assert ids(api.get(f"/deliveries?endpoint_id={endpoint.id}")) == [waiting, retrying, by_rule]
@@ -87,7 +94,7 @@ def test_filters_by_endpoint_rule_and_status(api, owner, endpoint):
 
 
 def test_list_items_carry_the_history_fields_and_no_secrets(api, owner, endpoint):
-    delivery = make_delivery(endpoint, alert=make_alert(owner), status="pending", attempt_count=1,
+    delivery = saved_delivery(endpoint, alert=saved_alert(owner), status="pending", attempt_count=1,
                              last_http_status=503, last_duration_ms=120, next_attempt_at=utcnow())
     (item,) = api.get("/deliveries").json["items"]
     assert item["message_id"] == delivery.message_id and item["message_id"].startswith("msg_")
@@ -112,8 +119,8 @@ def test_bad_filters_answer_400_invalid_filter(api, endpoint, query, field):
 
 
 def test_delivery_json_lists_every_attempt_with_signatures_masked(app, api, owner, receiver):
-    endpoint = make_endpoint(owner, url=receiver.url())
-    delivery_id = make_delivery(endpoint, alert=make_alert(owner), status="pending").id
+    endpoint = saved_endpoint(owner, url=receiver.url())
+    delivery_id = saved_delivery(endpoint, alert=saved_alert(owner), status="pending").id
     receiver.respond(500, body="try later")
     for _ in range(2):  # the real engine: a 500, then a 200
         _db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id).values(next_attempt_at=utcnow()))
@@ -139,8 +146,8 @@ def test_delivery_json_lists_every_attempt_with_signatures_masked(app, api, owne
 
 
 def test_signature_stored_unmasked_is_still_masked_in_the_json(api, endpoint):
-    delivery = make_delivery(endpoint, attempt_count=1)
-    make_attempt(delivery, 1, 200, "success",
+    delivery = saved_delivery(endpoint, attempt_count=1)
+    saved_attempt(delivery, 1, 200, "success",
                  request_headers={"webhook-signature": "v1,c2VjcmV0LXNpZw== v1,b3RoZXI="})
     attempt = api.get(f"/deliveries/{delivery.id}").json["attempts"][0]
     assert attempt["request_headers"]["webhook-signature"] == "v1,•••• v1,••••"
@@ -151,8 +158,8 @@ def test_signature_stored_unmasked_is_still_masked_in_the_json(api, endpoint):
 
 @pytest.mark.parametrize("status", ["delivered", "dead"])
 def test_redeliver_queues_a_finished_delivery_again_with_the_same_message_id(api, owner, receiver, status):
-    endpoint = make_endpoint(owner, url=receiver.url())
-    delivery = make_delivery(endpoint, alert=make_alert(owner), status=status, attempt_count=3, max_attempts=3,
+    endpoint = saved_endpoint(owner, url=receiver.url())
+    delivery = saved_delivery(endpoint, alert=saved_alert(owner), status=status, attempt_count=3, max_attempts=3,
                              finished_at=utcnow())
     delivery_id, message_id = delivery.id, delivery.message_id
 
@@ -171,7 +178,7 @@ def test_redeliver_queues_a_finished_delivery_again_with_the_same_message_id(api
 
 @pytest.mark.parametrize("status, attempts", [("pending", 0), ("pending", 2), ("sending", 1)])
 def test_redeliver_of_a_delivery_still_in_progress_is_409(api, endpoint, status, attempts):
-    delivery = make_delivery(endpoint, status=status, attempt_count=attempts)
+    delivery = saved_delivery(endpoint, status=status, attempt_count=attempts)
     response = api.post(f"/deliveries/{delivery.id}/redeliver")
     assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
     _db.session.expire_all()
@@ -183,7 +190,7 @@ def test_redeliver_of_a_delivery_still_in_progress_is_409(api, endpoint, status,
 
 
 def test_another_workspaces_deliveries_are_invisible_and_404(api, other_api, endpoint):
-    delivery = make_delivery(endpoint, status="dead", attempt_count=8)
+    delivery = saved_delivery(endpoint, status="dead", attempt_count=8)
 
     assert ids(other_api.get("/deliveries")) == []
     assert other_api.get(f"/deliveries/{delivery.id}").status_code == 404

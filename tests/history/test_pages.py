@@ -9,71 +9,20 @@ from flask import g
 
 from tests.support.accounts import AuthActions
 from tests.support.app import make_app
+from tests.support.factories import (
+    saved_alert,
+    saved_attempt,
+    saved_deliveries,
+    saved_delivery,
+    saved_endpoint,
+    saved_rule,
+    workspace_id_of,
+)
 from webapp.extensions import db as _db
-from webapp.models import Alert, AuditEvent, Delivery, DeliveryAttempt, Endpoint, Rule, User
-from webapp.services import crypto, history
+from webapp.models import AuditEvent, Delivery
+from webapp.services import history
 from webapp.services.delivery import pool
-from webapp.services.signing import standard_webhooks
 from webapp.timeutil import utcnow
-
-# --- row factories (also used by tests/test_history_api.py) ------------------------------------
-
-
-def workspace_of(email="owner@example.com") -> int:
-    return _db.session.scalar(sa.select(User).where(User.email == email)).workspace_id
-
-
-def make_endpoint(workspace_id, name="Ops hook", url="http://127.0.0.1:9/hook", **fields) -> Endpoint:
-    endpoint = Endpoint(workspace_id=workspace_id, name=name, url=url, headers_encrypted={},
-                        secret_encrypted=crypto.encrypt(standard_webhooks.generate_secret()), **fields)
-    _db.session.add(endpoint)
-    _db.session.commit()
-    return endpoint
-
-
-def make_rule(workspace_id, name="Nightly failures", **fields) -> Rule:
-    rule = Rule(workspace_id=workspace_id, name=name, event="run_failed", **fields)
-    _db.session.add(rule)
-    _db.session.commit()
-    return rule
-
-
-def make_alert(workspace_id, message="billing-nightly failed after 42 s: exit code 3", rule=None) -> Alert:
-    alert = Alert(workspace_id=workspace_id, rule_id=rule.id if rule else None, type="run_failed",
-                  severity="critical", message=message)
-    _db.session.add(alert)
-    _db.session.commit()
-    return alert
-
-
-def make_delivery(endpoint, *, alert=None, rule=None, commit=True, **fields) -> Delivery:
-    fields.setdefault("status", "delivered")
-    delivery = Delivery(workspace_id=endpoint.workspace_id, endpoint_id=endpoint.id,
-                        alert_id=alert.id if alert else None, rule_id=rule.id if rule else None, **fields)
-    _db.session.add(delivery)
-    if commit:
-        _db.session.commit()
-    return delivery
-
-
-def bulk_deliveries(endpoint, count, **fields) -> list[int]:
-    """Insert `count` deliveries in one statement; returns their ids, oldest first."""
-    now = utcnow()
-    rows = [{"workspace_id": endpoint.workspace_id, "endpoint_id": endpoint.id, "status": "delivered",
-             "message_id": f"msg_bulk{endpoint.id}x{index:06d}", "attempt_count": 1, "max_attempts": 8,
-             "is_test": False, "created_at": now, "updated_at": now, **fields} for index in range(count)]
-    _db.session.execute(sa.insert(Delivery), rows)
-    _db.session.commit()
-    return list(_db.session.scalars(sa.select(Delivery.id).where(Delivery.endpoint_id == endpoint.id)
-                                    .order_by(Delivery.id)))
-
-
-def make_attempt(delivery, number, http_status, outcome, **fields) -> DeliveryAttempt:
-    attempt = DeliveryAttempt(workspace_id=delivery.workspace_id, delivery_id=delivery.id, number=number,
-                              http_status=http_status, outcome=outcome, **fields)
-    _db.session.add(attempt)
-    _db.session.commit()
-    return attempt
 
 
 def row_ids(html: str) -> list[int]:
@@ -97,20 +46,20 @@ def fresh_identity_per_request(app):
 @pytest.fixture
 def owner(auth):
     auth.signup()
-    return workspace_of()
+    return workspace_id_of()
 
 
 @pytest.fixture
 def endpoint(owner):
-    return make_endpoint(owner)
+    return saved_endpoint(owner)
 
 
 # --- list and filters ------------------------------------------------------------------------
 
 
 def test_history_row_shows_time_alert_endpoint_status_attempts_http_status_latency_and_next_attempt(client, owner, endpoint):
-    alert = make_alert(owner, "db-backup failed: disk full")
-    make_delivery(endpoint, alert=alert, status="pending", attempt_count=2, max_attempts=8, last_http_status=503,
+    alert = saved_alert(owner, "db-backup failed: disk full")
+    saved_delivery(endpoint, alert=alert, status="pending", attempt_count=2, max_attempts=8, last_http_status=503,
                   last_duration_ms=137, next_attempt_at=utcnow() + timedelta(minutes=2))
     html = client.get("/settings/alerts/deliveries").get_data(as_text=True)
     assert "db-backup failed: disk full" in html
@@ -121,15 +70,15 @@ def test_history_row_shows_time_alert_endpoint_status_attempts_http_status_laten
 
 
 def test_test_sends_show_test_instead_of_an_alert(client, endpoint):
-    make_delivery(endpoint, is_test=True)
+    saved_delivery(endpoint, is_test=True)
     html = client.get("/settings/alerts/deliveries").get_data(as_text=True)
     assert '<span class="muted">test</span>' in html
 
 
 def test_filter_by_endpoint_lists_deleted_endpoints_labelled(client, owner, endpoint):
-    gone = make_endpoint(owner, "Old hook", deleted_at=utcnow())
-    kept = make_delivery(endpoint)
-    old = make_delivery(gone)
+    gone = saved_endpoint(owner, "Old hook", deleted_at=utcnow())
+    kept = saved_delivery(endpoint)
+    old = saved_delivery(gone)
     html = client.get("/settings/alerts/deliveries").get_data(as_text=True)
     assert "Old hook (deleted)" in html
     assert row_ids(client.get(f"/settings/alerts/deliveries?endpoint_id={gone.id}").get_data(as_text=True)) == [old.id]
@@ -137,10 +86,10 @@ def test_filter_by_endpoint_lists_deleted_endpoints_labelled(client, owner, endp
 
 
 def test_filter_by_rule(client, owner, endpoint):
-    rule, other_rule = make_rule(owner), make_rule(owner, "Slow runs")
-    mine = make_delivery(endpoint, rule=rule)
-    make_delivery(endpoint, rule=other_rule)
-    make_delivery(endpoint)
+    rule, other_rule = saved_rule(owner), saved_rule(owner, "Slow runs")
+    mine = saved_delivery(endpoint, rule=rule)
+    saved_delivery(endpoint, rule=other_rule)
+    saved_delivery(endpoint)
     html = client.get(f"/settings/alerts/deliveries?rule_id={rule.id}").get_data(as_text=True)
     assert row_ids(html) == [mine.id]
 
@@ -149,17 +98,17 @@ def test_filter_by_rule(client, owner, endpoint):
     ("pending", "pending", 0), ("sending", "sending", 0), ("failed-retrying", "pending", 1),
     ("failed-retrying", "sending", 2), ("delivered", "delivered", 1), ("dead", "dead", 8)])
 def test_filter_by_each_status(client, endpoint, ui_status, stored, attempts):
-    wanted = make_delivery(endpoint, status=stored, attempt_count=attempts)
+    wanted = saved_delivery(endpoint, status=stored, attempt_count=attempts)
     for other_stored, other_attempts in (("pending", 0), ("sending", 0), ("pending", 3), ("delivered", 1), ("dead", 8)):
         if history.ui_status(Delivery(status=other_stored, attempt_count=other_attempts)) != ui_status:
-            make_delivery(endpoint, status=other_stored, attempt_count=other_attempts)
+            saved_delivery(endpoint, status=other_stored, attempt_count=other_attempts)
     html = client.get(f"/settings/alerts/deliveries?status={ui_status}").get_data(as_text=True)
     assert row_ids(html) == [wanted.id]
 
 
 def test_filter_test_or_real(client, endpoint, owner):
-    real = make_delivery(endpoint, alert=make_alert(owner))
-    test = make_delivery(endpoint, is_test=True)
+    real = saved_delivery(endpoint, alert=saved_alert(owner))
+    test = saved_delivery(endpoint, is_test=True)
     assert row_ids(client.get("/settings/alerts/deliveries?kind=real").get_data(as_text=True)) == [real.id]
     assert row_ids(client.get("/settings/alerts/deliveries?kind=test").get_data(as_text=True)) == [test.id]
     assert row_ids(client.get("/settings/alerts/deliveries").get_data(as_text=True)) == [test.id, real.id]
@@ -167,9 +116,9 @@ def test_filter_test_or_real(client, endpoint, owner):
 
 def test_filter_by_time_window(client, endpoint):
     now = utcnow().replace(second=0, microsecond=0)
-    make_delivery(endpoint, created_at=now - timedelta(days=3))
-    inside = make_delivery(endpoint, created_at=now - timedelta(days=2))
-    make_delivery(endpoint, created_at=now - timedelta(hours=1))
+    saved_delivery(endpoint, created_at=now - timedelta(days=3))
+    inside = saved_delivery(endpoint, created_at=now - timedelta(days=2))
+    saved_delivery(endpoint, created_at=now - timedelta(hours=1))
     since = (now - timedelta(days=2, hours=1)).strftime("%Y-%m-%dT%H:%M")
     until = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     html = client.get(f"/settings/alerts/deliveries?since={since}&until={until}").get_data(as_text=True)
@@ -177,7 +126,7 @@ def test_filter_by_time_window(client, endpoint):
 
 
 def test_unknown_filter_values_show_a_form_error_not_a_500(client, endpoint):
-    make_delivery(endpoint)
+    saved_delivery(endpoint)
     response = client.get("/settings/alerts/deliveries?status=exploded&since=yesterday")
     assert response.status_code == 200
     assert "Not a valid choice" in response.get_data(as_text=True)
@@ -185,7 +134,7 @@ def test_unknown_filter_values_show_a_form_error_not_a_500(client, endpoint):
 
 
 def test_keyset_pages_walk_every_row_once_newest_first(client, endpoint):
-    ids = bulk_deliveries(endpoint, 260)
+    ids = saved_deliveries(endpoint, 260)
     seen, url = [], "/settings/alerts/deliveries"
     while url:
         html = client.get(url).get_data(as_text=True)
@@ -198,12 +147,12 @@ def test_keyset_pages_walk_every_row_once_newest_first(client, endpoint):
 
 
 def test_page_two_is_stable_while_new_deliveries_arrive(client, endpoint):
-    ids = sorted(bulk_deliveries(endpoint, 120), reverse=True)
+    ids = sorted(saved_deliveries(endpoint, 120), reverse=True)
     first = client.get(f"/settings/alerts/deliveries?endpoint_id={endpoint.id}").get_data(as_text=True)
     assert row_ids(first) == ids[:50]
     older = re.search(r'href="([^"]*before=\d+[^"]*)">Older', first).group(1).replace("&amp;", "&")
-    make_delivery(endpoint)  # a new delivery arrives between page 1 and page 2
-    make_delivery(endpoint, status="pending", attempt_count=0)
+    saved_delivery(endpoint)  # a new delivery arrives between page 1 and page 2
+    saved_delivery(endpoint, status="pending", attempt_count=0)
     assert row_ids(client.get(older).get_data(as_text=True)) == ids[50:100]
 
 
@@ -231,11 +180,11 @@ def test_every_history_filter_reads_through_an_index(app, db, filters, index):
 
 
 def test_recent_deliveries_and_success_rate_for_endpoint_pages(app, owner, endpoint):
-    other = make_endpoint(owner, "Other")
+    other = saved_endpoint(owner, "Other")
     for status in ("delivered", "delivered", "delivered", "dead", "pending"):
-        make_delivery(endpoint, status=status)
-    make_delivery(endpoint, status="dead", is_test=True)  # tests do not count
-    make_delivery(other, status="dead")
+        saved_delivery(endpoint, status=status)
+    saved_delivery(endpoint, status="dead", is_test=True)  # tests do not count
+    saved_delivery(other, status="dead")
     recent = history.recent_deliveries(owner, endpoint_id=endpoint.id, limit=3)
     assert [delivery.endpoint_id for delivery in recent] == [endpoint.id] * 3
     assert recent[0].id > recent[1].id > recent[2].id
@@ -247,11 +196,11 @@ def test_recent_deliveries_and_success_rate_for_endpoint_pages(app, owner, endpo
 
 
 def test_delivery_page_shows_every_attempt_with_signature_masked(client, owner, endpoint):
-    delivery = make_delivery(endpoint, alert=make_alert(owner), status="delivered", attempt_count=2)
-    make_attempt(delivery, 1, 500, "server_error", duration_ms=12, response_excerpt="upstream exploded",
+    delivery = saved_delivery(endpoint, alert=saved_alert(owner), status="delivered", attempt_count=2)
+    saved_attempt(delivery, 1, 500, "server_error", duration_ms=12, response_excerpt="upstream exploded",
                  error="HTTP 500 from receiver", request_body='{"type": "alert.fired"}',
                  request_headers={"webhook-id": delivery.message_id, "webhook-signature": "v1,c2VjcmV0LXNpZw=="})
-    make_attempt(delivery, 2, 200, "success", duration_ms=8, response_excerpt="x" * 2000)
+    saved_attempt(delivery, 2, 200, "success", duration_ms=8, response_excerpt="x" * 2000)
     html = client.get(f"/settings/alerts/deliveries/{delivery.id}").get_data(as_text=True)
     assert delivery.message_id in html
     assert "Attempt 1" in html and "Attempt 2" in html
@@ -263,12 +212,12 @@ def test_delivery_page_shows_every_attempt_with_signature_masked(client, owner, 
 
 
 def test_pending_delivery_has_no_redeliver_button(client, endpoint):
-    delivery = make_delivery(endpoint, status="pending")
+    delivery = saved_delivery(endpoint, status="pending")
     assert ">Redeliver<" not in client.get(f"/settings/alerts/deliveries/{delivery.id}").get_data(as_text=True)
 
 
 def test_other_workspaces_deliveries_are_404(app, client, endpoint):
-    delivery = make_delivery(endpoint, status="dead")
+    delivery = saved_delivery(endpoint, status="dead")
     intruder = app.test_client()
     AuthActions(intruder).signup("intruder@example.com")
     assert intruder.get(f"/settings/alerts/deliveries/{delivery.id}").status_code == 404
@@ -284,8 +233,8 @@ def test_other_workspaces_deliveries_are_404(app, client, endpoint):
 
 
 def test_redeliver_button_queues_a_dead_delivery_again_and_sends_it_with_the_same_id(client, owner, receiver):
-    endpoint = make_endpoint(owner, url=receiver.url())
-    delivery = make_delivery(endpoint, alert=make_alert(owner), status="dead", attempt_count=8, max_attempts=8,
+    endpoint = saved_endpoint(owner, url=receiver.url())
+    delivery = saved_delivery(endpoint, alert=saved_alert(owner), status="dead", attempt_count=8, max_attempts=8,
                              finished_at=utcnow())
     message_id = delivery.message_id
     response = client.post(f"/settings/alerts/deliveries/{delivery.id}/redeliver", follow_redirects=True)
@@ -300,7 +249,7 @@ def test_redeliver_button_queues_a_dead_delivery_again_and_sends_it_with_the_sam
 
 
 def test_redeliver_refuses_a_delivery_still_pending(client, endpoint):
-    delivery = make_delivery(endpoint, status="pending", attempt_count=1)
+    delivery = saved_delivery(endpoint, status="pending", attempt_count=1)
     response = client.post(f"/settings/alerts/deliveries/{delivery.id}/redeliver", follow_redirects=True)
     assert "still being attempted" in response.get_data(as_text=True)
     assert _db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "delivery.redeliver")) is None
@@ -308,12 +257,12 @@ def test_redeliver_refuses_a_delivery_still_pending(client, endpoint):
 
 def test_retry_all_dead_since_queues_only_dead_deliveries_after_since(client, owner, endpoint):
     now = utcnow()
-    recent_dead = [make_delivery(endpoint, status="dead", created_at=now - timedelta(hours=hours),
+    recent_dead = [saved_delivery(endpoint, status="dead", created_at=now - timedelta(hours=hours),
                                  finished_at=now - timedelta(hours=hours)) for hours in (1, 2, 3)]
-    old_dead = make_delivery(endpoint, status="dead", created_at=now - timedelta(days=3),
+    old_dead = saved_delivery(endpoint, status="dead", created_at=now - timedelta(days=3),
                              finished_at=now - timedelta(days=3))
-    delivered = make_delivery(endpoint, status="delivered", created_at=now - timedelta(hours=1))
-    elsewhere = make_delivery(make_endpoint(owner, "Other"), status="dead", created_at=now - timedelta(hours=1))
+    delivered = saved_delivery(endpoint, status="delivered", created_at=now - timedelta(hours=1))
+    elsewhere = saved_delivery(saved_endpoint(owner, "Other"), status="dead", created_at=now - timedelta(hours=1))
     since = (now - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(f"/settings/alerts/endpoints/{endpoint.id}/retry-dead", data={"since": since},
                            follow_redirects=True)
@@ -327,7 +276,7 @@ def test_retry_all_dead_since_queues_only_dead_deliveries_after_since(client, ow
 
 
 def test_retry_dead_without_since_explains_and_changes_nothing(client, endpoint):
-    dead = make_delivery(endpoint, status="dead")
+    dead = saved_delivery(endpoint, status="dead")
     response = client.post(f"/settings/alerts/endpoints/{endpoint.id}/retry-dead", data={"since": "soon"},
                            follow_redirects=True)
     assert "Nothing was retried" in response.get_data(as_text=True)
@@ -344,8 +293,8 @@ def test_redeliver_and_retry_dead_forms_need_a_csrf_token(tmp_path):
                           browser.get("/signup").get_data(as_text=True)).group(1)
         browser.post("/signup", data={"email": "owner@example.com", "password": "correct horse battery",
                                       "confirm": "correct horse battery", "csrf_token": token})
-        endpoint = make_endpoint(workspace_of())
-        delivery = make_delivery(endpoint, status="dead")
+        endpoint = saved_endpoint(workspace_id_of())
+        delivery = saved_delivery(endpoint, status="dead")
         assert browser.post(f"/settings/alerts/deliveries/{delivery.id}/redeliver").status_code == 400
         assert browser.post(f"/settings/alerts/endpoints/{endpoint.id}/retry-dead",
                             data={"since": "2020-01-01T00:00"}).status_code == 400

@@ -18,7 +18,7 @@ import requests
 import sqlalchemy as sa
 
 from tests.support.app import make_app
-from tests.support.engine_factories import make_alert, make_deliveries, make_endpoint, make_workspace
+from tests.support.factories import make_alert, make_deliveries, make_endpoint, make_workspace
 from tests.support.receiver import Receiver, Response
 from webapp.extensions import db
 from webapp.models import Delivery

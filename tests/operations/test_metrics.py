@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.engine_factories import make_delivery, make_endpoint, make_workspace
+from tests.support.factories import make_delivery, make_endpoint, make_workspace
 from webapp.models import Delivery, Endpoint, Workspace
 from webapp.services import metrics
 from webapp.services.alerting import sweeps

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
-from tests.support.engine_factories import make_alert, make_deliveries, make_delivery, make_endpoint, make_workspace
 from tests.support.engine_process import Workers
+from tests.support.factories import make_alert, make_deliveries, make_delivery, make_endpoint, make_workspace
 from webapp.models import Alert, Delivery, DeliveryAttempt, Job, Rule, Run, SchedulerHeartbeat
 from webapp.timeutil import utcnow
 
