@@ -38,7 +38,7 @@ def test_overview_shows_counts_chart_and_endpoint_health(client, auth, db):
     assert "nightly" in html  # the open run near its deadline
 
 
-def test_overview_works_for_an_empty_workspace(client, auth):
+def test_overview_of_an_empty_workspace_says_no_endpoints_yet(client, auth):
     auth.signup()
     response = client.get("/overview")
     assert response.status_code == 200

@@ -66,13 +66,13 @@ def test_create_defaults_to_json_and_ten_seconds(api, receiver):
     assert (body["format"], body["timeout_seconds"], body["headers"]) == ("json", 10, {})
 
 
-def test_create_with_a_template(api, receiver):
+def test_an_endpoint_created_with_a_template_keeps_it(api, receiver):
     template = '{"text": {{ alert.message|tojson }}}'
     body = new_endpoint(api, receiver, format="template", template=template)
     assert (body["format"], body["template"]) == ("template", template)
 
 
-def test_create_disabled(api, receiver):
+def test_an_endpoint_created_disabled_says_why(api, receiver):
     body = new_endpoint(api, receiver, is_active=False)
     assert body["is_active"] is False and body["disabled_reason"]
 

@@ -49,7 +49,7 @@ def _signed(secret, body, message_id="msg_example", timestamp=None):
 BODY = b'{"type":"alert.test","timestamp":"2026-11-24T09:00:00Z","data":{"alert":{"message":"x"}}}'
 
 
-def test_example_receiver_refuses_what_it_must(example, secret):
+def test_example_receiver_accepts_a_signed_alert_once_and_refuses_tampered_late_or_unsigned_ones(example, secret):
     _, client = example
     assert client.post("/hooks/tocsin", data=BODY, headers=_signed(secret, BODY)).status_code == 200
     assert client.post("/hooks/tocsin", data=BODY, headers=_signed(secret, BODY)).json["duplicate"] is True

@@ -85,7 +85,7 @@ def test_filter_by_endpoint_lists_deleted_endpoints_labelled(client, owner, endp
     assert row_ids(client.get(f"/settings/alerts/deliveries?endpoint_id={endpoint.id}").get_data(as_text=True)) == [kept.id]
 
 
-def test_filter_by_rule(client, owner, endpoint):
+def test_rule_filter_lists_only_that_rules_deliveries(client, owner, endpoint):
     rule, other_rule = saved_rule(owner), saved_rule(owner, "Slow runs")
     mine = saved_delivery(endpoint, rule=rule)
     saved_delivery(endpoint, rule=other_rule)
@@ -97,7 +97,7 @@ def test_filter_by_rule(client, owner, endpoint):
 @pytest.mark.parametrize("ui_status, stored, attempts", [
     ("pending", "pending", 0), ("sending", "sending", 0), ("failed-retrying", "pending", 1),
     ("failed-retrying", "sending", 2), ("delivered", "delivered", 1), ("dead", "dead", 8)])
-def test_filter_by_each_status(client, endpoint, ui_status, stored, attempts):
+def test_status_filter_lists_only_deliveries_in_that_status(client, endpoint, ui_status, stored, attempts):
     wanted = saved_delivery(endpoint, status=stored, attempt_count=attempts)
     for other_stored, other_attempts in (("pending", 0), ("sending", 0), ("pending", 3), ("delivered", 1), ("dead", 8)):
         if history.ui_status(Delivery(status=other_stored, attempt_count=other_attempts)) != ui_status:
@@ -106,7 +106,7 @@ def test_filter_by_each_status(client, endpoint, ui_status, stored, attempts):
     assert row_ids(html) == [wanted.id]
 
 
-def test_filter_test_or_real(client, endpoint, owner):
+def test_kind_filter_separates_test_sends_from_real_alerts(client, endpoint, owner):
     real = saved_delivery(endpoint, alert=saved_alert(owner))
     test = saved_delivery(endpoint, is_test=True)
     assert row_ids(client.get("/settings/alerts/deliveries?kind=real").get_data(as_text=True)) == [real.id]
@@ -114,7 +114,7 @@ def test_filter_test_or_real(client, endpoint, owner):
     assert row_ids(client.get("/settings/alerts/deliveries").get_data(as_text=True)) == [test.id, real.id]
 
 
-def test_filter_by_time_window(client, endpoint):
+def test_time_window_filter_lists_only_deliveries_inside_it(client, endpoint):
     now = utcnow().replace(second=0, microsecond=0)
     saved_delivery(endpoint, created_at=now - timedelta(days=3))
     inside = saved_delivery(endpoint, created_at=now - timedelta(days=2))
