@@ -1,25 +1,15 @@
-"""Shared fixtures: a fresh app and database per test, a client, `auth` and `api` helpers,
-a loopback receiver, a live server and a headless Chromium page."""
-import os
-import re
+"""Fixtures every test folder uses: a fresh app and database per test (SQLite, or PostgreSQL too
+for tests marked postgres_too), a client, `auth` and `api` helpers and a loopback receiver."""
 import uuid
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
-from flask import g, has_app_context
-from flask.testing import FlaskClient
 
-from tests.support.live_server import LiveServer
+from tests.support.accounts import ApiClient, AuthActions, create_api_key_via_page
+from tests.support.app import TEST_DATABASE_URL, make_app
 from tests.support.receiver import Receiver
-from webapp import create_app
 from webapp.extensions import db as _db
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic"]
-PASSWORD = "correct horse battery"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
 def pytest_configure(config):
@@ -60,41 +50,6 @@ def database_uri(request, tmp_path):
         admin.dispose()
 
 
-class FreshGlobalsClient(FlaskClient):
-    """A test client whose requests start with an empty `flask.g`.
-
-    The `app` fixture keeps one app context pushed (so tests can use `db.session`), and Flask
-    reuses a pushed context for requests: without this, Flask-Login's cached user and the API's
-    workspace would leak from one request (or one client) into the next, as never in production.
-    """
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            for name in list(vars(g)):
-                delattr(g, name)
-        return super().open(*args, **kwargs)
-
-
-def make_app(tmp_path, database_uri=None, **overrides):
-    config = {
-        "TESTING": True,
-        "TOCSIN_ENV": "testing",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "SQLALCHEMY_DATABASE_URI": database_uri or f"sqlite:///{tmp_path / 'tocsin-test.db'}",
-        "WTF_CSRF_ENABLED": False,
-        "TOCSIN_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "TOCSIN_SCHEDULER": False,
-        "TOCSIN_BASE_URL": "http://tocsin.test",
-        "TOCSIN_RETRY_SCALE": 0.01,
-    }
-    config.update(overrides)
-    app = create_app(config)
-    app.test_client_class = FreshGlobalsClient
-    with app.app_context():
-        _db.create_all()
-    return app
-
-
 @pytest.fixture
 def app_config():
     """Override to change the app's config for one test module: return a dict."""
@@ -121,77 +76,8 @@ def client(app):
 
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
-class AuthActions:
-    """Sign up, log in and log out through the real pages (flaskr's AuthActions)."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def signup(self, email="owner@example.com", password=PASSWORD):
-        return self.client.post("/signup", data={"email": email, "password": password, "confirm": password})
-
-    def login(self, email="owner@example.com", password=PASSWORD, remember=False):
-        data = {"email": email, "password": password}
-        if remember:
-            data["remember"] = "y"
-        return self.client.post("/login", data=data)
-
-    def logout(self):
-        return self.client.post("/logout")
-
-
-@pytest.fixture
 def auth(client):
     return AuthActions(client)
-
-
-class ApiClient:
-    """Calls /api/v1 with a bearer key made through the API-keys page of the logged-in user."""
-
-    def __init__(self, client, key):
-        self.client = client
-        self.key = key
-
-    def _headers(self, headers):
-        return {"Authorization": f"Bearer {self.key}", **(headers or {})}
-
-    def get(self, path, **kwargs):
-        return self.client.get("/api/v1" + path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
-
-    def post(self, path, json=None, **kwargs):
-        return self.client.post("/api/v1" + path, json=json, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
-
-    def patch(self, path, json=None, **kwargs):
-        return self.client.patch("/api/v1" + path, json=json, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
-
-    def delete(self, path, **kwargs):
-        return self.client.delete("/api/v1" + path, headers=self._headers(kwargs.pop("headers", None)), **kwargs)
-
-
-def session_cookie_text(app, client) -> str:
-    """The session cookie as anyone holding it could read it: the raw value and its decoded
-    contents (Flask signs the cookie but does not encrypt it)."""
-    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
-    assert cookie is not None
-    contents = app.session_interface.get_signing_serializer(app).loads(cookie.value)
-    return f"{cookie.value}\n{contents!r}"
-
-
-def shown_api_key(html: str) -> str:
-    """The new key from the box that shows it once. A bare `tk_…` search also matched inside the
-    page's random CSRF token now and then (one test in ~3,000), and that key was unknown."""
-    shown = re.search(r'id="new-api-key">(tk_[A-Za-z0-9_-]+)<', html)
-    assert shown is not None, f"the new API key was not shown:\n{html[:3000]}"
-    return shown.group(1)
-
-
-def create_api_key_via_page(client, name="test key") -> str:
-    response = client.post("/settings/api-keys", data={"name": name}, follow_redirects=True)
-    return shown_api_key(response.get_data(as_text=True))
 
 
 @pytest.fixture
@@ -214,31 +100,3 @@ def receiver():
     receiver = Receiver().start()
     yield receiver
     receiver.stop()
-
-
-@pytest.fixture
-def live_server(app):
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()

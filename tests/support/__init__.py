@@ -1,1 +1,1 @@
-"""Test helpers shared by every test file: a loopback receiver, a live server, factories."""
+"""Test helpers: the app and its clients, acting as a user, row factories, a loopback receiver, a live server."""

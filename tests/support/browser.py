@@ -1,7 +1,7 @@
 """Steps that several browser tests share."""
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.support.accounts import PASSWORD
 
 
 def sign_up_in_browser(page, base_url: str, email: str = "owner@example.com") -> None:
