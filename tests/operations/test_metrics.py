@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.factories import make_delivery, make_endpoint, make_workspace
 from webapp.models import Delivery, Endpoint, Workspace
-from webapp.services import metrics
+from webapp.services import endpoints, metrics
 from webapp.services.alerting import sweeps
 from webapp.services.delivery import jobs as delivery_jobs
 from webapp.services.delivery import pool
@@ -130,6 +130,38 @@ def test_a_retry_counts_its_attempt_but_not_a_second_first_attempt(app, db, clie
     assert moved(before, after, "tocsin_alert_to_first_attempt_seconds_count") == 0
     assert moved(before, after, "tocsin_deliveries_finished_total", status="delivered") == 1
     assert after[("tocsin_delivery_queue_depth", (("state", "retrying"),))] == 0
+
+
+def test_a_test_send_counts_in_metrics_and_endpoint_health_like_a_real_attempt(app, db, client, receiver):
+    """*Send test alert* takes the engine's own path: its attempt moves the same counters as a
+    real delivery's, and it starts and ends the endpoint's failure streak like one."""
+    workspace = make_workspace()
+    real, _ = make_endpoint(workspace, receiver.url(), timeout_seconds=2, name="real")
+    tested, _ = make_endpoint(workspace, receiver.url(), timeout_seconds=2, name="tested")
+    real_delivery = make_delivery(real, max_attempts=1).id
+    db.session.commit()
+    receiver.respond(500).respond(500)  # the real attempt's answer, then the test send's
+
+    before = scrape(client)
+    assert send(app, db, real_delivery) == "dead"
+    after_real = scrape(client)
+    _, result = endpoints.send_test(db.session.get(Endpoint, tested.id))
+    after_test = scrape(client)
+
+    assert (result.outcome, result.status) == ("server_error", 500)
+    for name, labels in (("tocsin_delivery_attempts_total", {"outcome": "server_error"}),
+                         ("tocsin_deliveries_finished_total", {"status": "dead"}),
+                         ("tocsin_delivery_attempt_seconds_count", {})):
+        assert moved(before, after_real, name, **labels) == moved(after_real, after_test, name, **labels) == 1, name
+    db.session.expire_all()
+    assert db.session.get(Endpoint, real.id).failing_since is not None
+    assert db.session.get(Endpoint, tested.id).failing_since is not None  # a failure streak, as for the real one
+
+    _, result = endpoints.send_test(db.session.get(Endpoint, tested.id))  # the receiver's default: 200
+    db.session.expire_all()
+    assert result.outcome == "success"
+    assert db.session.get(Endpoint, tested.id).failing_since is None  # a success ends it
+    assert moved(after_test, scrape(client), "tocsin_delivery_attempts_total", outcome="success") == 1
 
 
 def test_a_deadline_sweep_is_timed(app, client):
