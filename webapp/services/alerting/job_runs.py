@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import FAILED_STATUSES, Alert, Job, Run
+from webapp.services.alerting.schedule_words import local_time
 from webapp.timeutil import utcnow
 
 STRIP_LENGTH = 20
@@ -110,6 +111,31 @@ def _runs_per_job(job_ids: list[int], per_job: int, conditions: tuple, branch_or
     for run in runs:
         grouped.setdefault(run.job_id, []).append(run)
     return grouped
+
+
+def strip(job: Job, recent: list[Run], now: datetime) -> list[dict]:
+    """The job page's strip, oldest first: its recent runs, the missed slots its `run_missed`
+    alerts recorded among them, and the next expected slot (`kind`, `css`, `title` each)."""
+    since = recent[0].started_at if len(recent) >= STRIP_LENGTH else None
+    statement = sa.select(Alert).where(Alert.job_id == job.id, Alert.workspace_id == job.workspace_id,
+                                       Alert.type == "run_missed")
+    if since is not None:
+        statement = statement.where(Alert.created_at >= since)
+    missed = db.session.scalars(statement.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(STRIP_LENGTH))
+    items = [(run.started_at, {"kind": "run", "css": state_class(run_state(run, now)),
+                               "title": f"{run_state(run, now)} · started {run.started_at:%Y-%m-%d %H:%M:%S} UTC"})
+             for run in recent]
+    for alert in missed:
+        slot = (alert.alert_metadata or {}).get("slot") or {}
+        expected = datetime.fromisoformat(slot["expected_at"]) if slot.get("expected_at") else alert.created_at
+        items.append((expected, {"kind": "missed", "css": "missed",
+                                 "title": f"missed · expected {local_time(job.schedule or {}, expected, now)}"}))
+    items.sort(key=lambda item: item[0])
+    shown = [item for _, item in items[-STRIP_LENGTH:]]
+    if job.schedule and not job.is_paused and job.expected_at is not None:
+        shown.append({"kind": "expected", "css": "expected",
+                      "title": f"next expected {local_time(job.schedule, job.expected_at, now)}"})
+    return shown
 
 
 def runs_of(job: Job) -> sa.Select:
