@@ -209,6 +209,7 @@ def test_list_jobs_shows_last_run_status(api, intruder_api):
     assert [(item["slug"], item["last_run_status"]) for item in body["items"]] == [
         ("weekly-report", "running"), ("nightly-report", "succeeded")]
     assert set(body["items"][0]) == {"id", "slug", "name", "default_deadline_seconds", "last_run_status",
+                                     "schedule", "grace_seconds", "is_paused", "status", "next_expected_at",
                                      "created_at"}
     page = api.get("/jobs?limit=1").json
     assert len(page["items"]) == 1 and page["next_cursor"] is not None

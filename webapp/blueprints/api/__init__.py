@@ -23,4 +23,4 @@ def authenticate_api_key():
     g.api_key_id = api_key.id
 
 
-from webapp.blueprints.api import alerts, deliveries, endpoints, me, rules, runs  # noqa: E402,F401
+from webapp.blueprints.api import alerts, deliveries, endpoints, jobs, me, rules, runs  # noqa: E402,F401

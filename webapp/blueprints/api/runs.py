@@ -1,4 +1,4 @@
-"""/api/v1/runs and /api/v1/jobs: jobs report runs; alerts are sent after the service's commit."""
+"""/api/v1/runs: jobs report runs; alerts are sent after the service's commit (jobs: `jobs.py`)."""
 from flask import current_app, jsonify, request
 
 from webapp.blueprints.api import bp
@@ -7,7 +7,6 @@ from webapp.blueprints.api.validation import json_body
 from webapp.errors import ApiError, json_error
 from webapp.models import RUN_STATUSES, Job, Run
 from webapp.services.alerting import ingest
-from webapp.services.alerting import job_runs as jobs_service
 from webapp.services.alerting.report_validation import FINISH_FIELDS, REPORT_FIELDS, InvalidReport
 from webapp.services.delivery import pool
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
@@ -68,18 +67,3 @@ def list_runs():
                            {"status": "One of: " + ", ".join(RUN_STATUSES) + "."})
         statement = statement.where(Run.status == status)
     return jsonify(keyset_page(statement, Run, lambda runs: [run_json(run) for run in runs]))
-
-
-@bp.get("/jobs")
-def list_jobs():
-    return jsonify(keyset_page(scoped(Job), Job, _jobs_json))
-
-
-def _jobs_json(jobs: list[Job]) -> list[dict]:
-    statuses = jobs_service.last_run_statuses([job.id for job in jobs])
-    return [{"id": job.id, "slug": job.slug, "name": job.name,
-             "default_deadline_seconds": job.default_deadline_seconds,
-             "last_run_status": statuses.get(job.id), "created_at": isoformat(job.created_at)}
-            for job in jobs]
-
-

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from webapp.blueprints.dashboard import bp
 from webapp.extensions import db
 from webapp.services import overview
+from webapp.services.alerting import job_runs
 from webapp.services.delivery.jobs import scheduler_age_seconds
 from webapp.tenancy import current_workspace_id
 
@@ -26,7 +27,7 @@ def overview_page():
         summary=overview.summary(workspace_id),
         chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id)),
         endpoint_stats=overview.endpoint_stats(workspace_id),
-        near_deadline=overview.runs_near_deadline(workspace_id),
+        near_deadline=overview.runs_near_deadline(workspace_id), run_state=job_runs.run_state,
     )
 
 

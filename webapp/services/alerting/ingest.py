@@ -7,26 +7,35 @@ statement). Every other report writes in the session's transaction, committed he
 caller hands the returned delivery ids to the send pool, so sending starts only once the run,
 its alerts and deliveries are durable. Alert raising runs inside a savepoint: a bug in a rule
 must never lose the run a job reported.
+
+A report of a scheduled, unpaused job (its schedule comes with the job row, so unscheduled jobs
+pay nothing for this) moves the job's next slot on from now and resolves its firing
+`run_missed` alerts, in the same transaction; after the commit the scheduler is woken for the
+run's deadline and the job's new missing moment (`wakeups.wake_at`).
 """
 import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from croniter import CroniterError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
+from webapp import wakeups
 from webapp.database import autocommit_connection, serialised_writes
 from webapp.extensions import db
 from webapp.models import Job, Run
 from webapp.services import api_cache, audit, metrics
-from webapp.services.alerting import raising
+from webapp.services.alerting import lifecycle, raising, schedules
 from webapp.services.alerting.report_validation import FINISHED_STATUSES, validate_finish, validate_report
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+MISSED_EVENTS = ("run_missed",)  # what any report of a scheduled job resolves
 
 
 class RunAlreadyFinished(Exception):
@@ -34,10 +43,18 @@ class RunAlreadyFinished(Exception):
 
 
 class JobRef(NamedTuple):
-    """What a run report needs of its job, read as a plain row (no ORM object per report)."""
+    """What a run report needs of its job, read as a plain row (no ORM object per report). The
+    schedule comes along, so an unscheduled job's report costs no statement more than before."""
     id: int
     slug: str
     default_deadline_seconds: int | None
+    schedule: dict | None = None
+    grace_seconds: int = 0
+    is_paused: bool = False
+
+    @property
+    def expects_runs(self) -> bool:
+        return self.schedule is not None and not self.is_paused
 
 
 class Reported(NamedTuple):
@@ -49,6 +66,7 @@ class Reported(NamedTuple):
     created: bool
     delivery_ids: list[int]
     job_slug: str
+    missing_after: datetime | None = None  # the job's next missed-run moment, moved by this report
 
 
 def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
@@ -59,6 +77,9 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     with serialised_writes():  # on SQLite this process's threads queue here, not in the busy handler
         reported = _store_report(workspace_id, clean, user_id, client_ip)
         db.session.commit()
+    if reported.created:
+        wakeups.wake_at(reported.run.deadline_at)
+        wakeups.wake_at(reported.missing_after)
     return reported
 
 
@@ -80,23 +101,25 @@ def _store_report(workspace_id: int, clean: dict, user_id: int | None, client_ip
               finished_at=None, duration_ms=None, timed_out_at=None)  # every column set: none reloads
     if status in FINISHED_STATUSES:
         run.finished_at = now
-        run.duration_ms = duration_ms if duration_ms is not None else 0
+        run.duration_ms = duration_ms  # None when the job did not say: unknown, not "0 ms"
     # Read before writing: most finished runs match no rule, and then the run is the only row
     # written, by one INSERT on the autocommit connection (no BEGIN, no COMMIT, no savepoint).
     has_rules = raising.any_rule_for_job(connection, workspace_id, job.slug, raising.finished_events(status))
-    alone = not (job_created or has_rules)
+    alone = not (job_created or has_rules or job.expects_runs)
     if (existing := _insert_run(run, job.id, connection if alone else db.session.connection())) is not None:
         db.session.expunge(existing)  # as loaded: the commit must not expire what the caller shows
         return Reported(existing, False, [], job.slug)
-    delivery_ids = []
+    delivery_ids, missing_after = [], None
+    if job.expects_runs:
+        missing_after, delivery_ids = _expect_next_run(workspace_id, job, now)
     if has_rules:
         run.job = db.session.get(Job, job.id)  # from the identity map when this report created it
         make_transient_to_detached(run)  # persistent as loaded, without a SELECT
         db.session.add(run)
-        delivery_ids = _raise_alerts(run)
+        delivery_ids += _raise_alerts(run)
         db.session.expunge(run)  # out again before the commit, which would expire it
     metrics.record_run_ingested("report")
-    return Reported(run, True, delivery_ids, job.slug)
+    return Reported(run, True, delivery_ids, job.slug, missing_after)
 
 
 def finish_run(run: Run, data: dict) -> list[int]:
@@ -106,7 +129,13 @@ def finish_run(run: Run, data: dict) -> list[int]:
     clean = validate_finish(data)
     with serialised_writes():
         delivery_ids = _finish(run, clean)
+        job = run.job
+        missing_after = None
+        if job.schedule is not None and not job.is_paused:
+            missing_after, resolved = _expect_next_run(run.workspace_id, _job_ref(job), run.finished_at)
+            delivery_ids += resolved
         db.session.commit()
+    wakeups.wake_at(missing_after)
     return delivery_ids
 
 
@@ -129,6 +158,27 @@ def _finish(run: Run, clean: dict) -> list[int]:
         raise RunAlreadyFinished(message)
     metrics.record_run_ingested("finish")
     return _raise_alerts(run)
+
+
+def _expect_next_run(workspace_id: int, job: JobRef, now: datetime) -> tuple[datetime | None, list[int]]:
+    """A scheduled job reported: its next slot counts from now, and its firing `run_missed`
+    alerts resolve. Returns (the new missing moment, the resolution's delivery ids). The UPDATE
+    is guarded, so a job paused a moment ago (the API cache not yet cleared) stays unarmed."""
+    try:
+        expected_at, missing_after = schedules.moments(job.schedule, job.grace_seconds, now)
+    except (CroniterError, LookupError, KeyError):
+        log.exception("job %s has a schedule that cannot be read: %r", job.slug, job.schedule)
+        return None, []
+    db.session.execute(
+        sa.update(Job).where(Job.id == job.id, Job.is_paused.is_(False), Job.schedule.is_not(None))
+        .values(expected_at=expected_at, missing_after=missing_after)
+        .execution_options(synchronize_session=False))
+    try:
+        with db.session.begin_nested():
+            return missing_after, list(lifecycle.resolve_firing(workspace_id, job.id, MISSED_EVENTS, now=now))
+    except Exception:
+        log.exception("resolving the run_missed alerts of job %s failed; the run is stored", job.slug)
+        return missing_after, []
 
 
 def _raise_alerts(run: Run) -> list[int]:
@@ -168,7 +218,8 @@ def _insert_run_statement(insert):
 _INSERT_RUN = {"postgresql": _insert_run_statement(postgresql.insert), "sqlite": _insert_run_statement(sqlite.insert)}
 _RUN_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in sa.inspect(Run).column_attrs
                 if attribute.key != "id"]
-_JOB_BY_SLUG = sa.select(Job.id, Job.slug, Job.default_deadline_seconds).where(
+_JOB_BY_SLUG = sa.select(Job.id, Job.slug, Job.default_deadline_seconds, Job.schedule, Job.grace_seconds,
+                         Job.is_paused).where(
     Job.workspace_id == sa.bindparam("workspace_id"), Job.slug == sa.bindparam("slug"))
 
 
@@ -185,7 +236,11 @@ def _create_job(workspace_id: int, slug: str, user_id: int | None, client_ip: st
         return job
     audit.record(workspace_id=workspace_id, user_id=user_id, action="job.create", object_type="job",
                  object_id=job.id, summary=f"Job {slug} created by its first run report", client_ip=client_ip)
-    return JobRef(job.id, job.slug, job.default_deadline_seconds)
+    return _job_ref(job)
+
+
+def _job_ref(job: Job) -> JobRef:
+    return JobRef(job.id, job.slug, job.default_deadline_seconds, job.schedule, job.grace_seconds, job.is_paused)
 
 
 def _job_by_slug(connection: Connection, workspace_id: int, slug: str) -> JobRef | None:

@@ -1,4 +1,4 @@
-"""Queries behind the Jobs pages and `GET /api/v1/jobs`.
+"""Queries behind the Jobs pages and `/api/v1/jobs`.
 
 Callers pass jobs they already loaded through the workspace scope; these functions only read
 rows of those jobs. Costs follow the page size, not the history: the run strip reads at most
@@ -6,11 +6,14 @@ rows of those jobs. Costs follow the page size, not the history: the run strip r
 the open runs, however old, through the partial index of open runs.
 """
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import Alert, Job, Run
+from webapp.models import FAILED_STATUSES, Alert, Job, Run
+from webapp.services.alerting.schedule_words import local_time
+from webapp.timeutil import utcnow
 
 STRIP_LENGTH = 20
 OPEN_RUNS_SHOWN = 25  # per job on the Jobs page; beyond that it says how many more are open
@@ -18,11 +21,18 @@ OPEN_RUNS_SHOWN = 25  # per job on the Jobs page; beyond that it says how many m
 OPEN = Run.status == sa.literal_column("'running'")
 
 
-def run_state(run: Run) -> str:
-    """What a person calls the run's state: succeeded, failed, running or timed out (still running)."""
-    if run.status == "running" and run.timed_out_at is not None:
+def run_state(run: Run, now: datetime | None = None) -> str:
+    """What a person calls the run's state: succeeded, failed, verification failed, running, or
+    timed out (still open past its deadline, whether or not the sweep has marked it yet)."""
+    if run.status == "running" and (run.timed_out_at is not None
+                                    or (run.deadline_at is not None and run.deadline_at <= (now or utcnow()))):
         return "timed out"
-    return run.status
+    return "verification failed" if run.status == "verification_failed" else run.status
+
+
+def state_class(state: str) -> str:
+    """The CSS class of a run state's badge or square: every failure is red."""
+    return "failed" if state in ("timed out", "verification failed") else state
 
 
 @dataclass
@@ -43,7 +53,7 @@ class JobSummary:
     @property
     def success_rate(self) -> int | None:
         """Percentage of succeeded runs among the recent finished ones (None when none finished)."""
-        finished = [run for run in self.recent if run.status in ("succeeded", "failed")]
+        finished = [run for run in self.recent if run.status == "succeeded" or run.status in FAILED_STATUSES]
         if not finished:
             return None
         return round(100 * sum(run.status == "succeeded" for run in finished) / len(finished))
@@ -103,9 +113,29 @@ def _runs_per_job(job_ids: list[int], per_job: int, conditions: tuple, branch_or
     return grouped
 
 
-def last_run_statuses(job_ids: list[int]) -> dict[int, str]:
-    """Each job's latest run state (by start time), for the API's job list."""
-    return {job_id: run_state(runs[-1]) for job_id, runs in recent_runs(job_ids, 1).items()}
+def strip(job: Job, recent: list[Run], now: datetime) -> list[dict]:
+    """The job page's strip, oldest first: its recent runs, the missed slots its `run_missed`
+    alerts recorded among them, and the next expected slot (`kind`, `css`, `title` each)."""
+    since = recent[0].started_at if len(recent) >= STRIP_LENGTH else None
+    statement = sa.select(Alert).where(Alert.job_id == job.id, Alert.workspace_id == job.workspace_id,
+                                       Alert.type == "run_missed")
+    if since is not None:
+        statement = statement.where(Alert.created_at >= since)
+    missed = db.session.scalars(statement.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(STRIP_LENGTH))
+    items = [(run.started_at, {"kind": "run", "css": state_class(run_state(run, now)),
+                               "title": f"{run_state(run, now)} · started {run.started_at:%Y-%m-%d %H:%M:%S} UTC"})
+             for run in recent]
+    for alert in missed:
+        slot = (alert.alert_metadata or {}).get("slot") or {}
+        expected = datetime.fromisoformat(slot["expected_at"]) if slot.get("expected_at") else alert.created_at
+        items.append((expected, {"kind": "missed", "css": "missed",
+                                 "title": f"missed · expected {local_time(job.schedule or {}, expected, now)}"}))
+    items.sort(key=lambda item: item[0])
+    shown = [item for _, item in items[-STRIP_LENGTH:]]
+    if job.schedule and not job.is_paused and job.expected_at is not None:
+        shown.append({"kind": "expected", "css": "expected",
+                      "title": f"next expected {local_time(job.schedule, job.expected_at, now)}"})
+    return shown
 
 
 def runs_of(job: Job) -> sa.Select:

@@ -7,20 +7,23 @@ Only rules of the run's own workspace are read, and only that workspace's endpoi
 deliveries: one tenant's runs can never reach another tenant's receivers.
 """
 import fnmatch
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from webapp.extensions import db
-from webapp.models import DEFAULT_CONSECUTIVE_COUNT, Alert, Delivery, Rule, Run
+from webapp.models import DEFAULT_CONSECUTIVE_COUNT, FAILED_STATUSES, Alert, Delivery, Job, Rule, Run
 from webapp.services import api_cache
+from webapp.services.alerting.schedule_words import local_time
 from webapp.timeutil import isoformat, utcnow
 
 
 def finished_events(status: str) -> tuple[str, ...]:
     """The events a run finishing with `status` can trigger (none while it is still running)."""
-    outcome_event = {"failed": "run_failed", "succeeded": "run_succeeded"}.get(status)
+    outcome_event = {"failed": "run_failed", "succeeded": "run_succeeded",
+                     "verification_failed": "run_verification_failed"}.get(status)
     return (outcome_event, "run_slow", "consecutive_failures") if outcome_event else ()
 
 
@@ -45,23 +48,29 @@ def describe(rule: Rule, run: Run) -> str | None:
       (`duration_ms > threshold_seconds * 1000`): a run of exactly 60 s is not slower than 60 s.
       Any finished run counts, failed or succeeded.
     - consecutive_failures: fires when the job's unbroken streak of failures (finished runs,
-      newest first) is exactly N, so once per streak; a success starts a new streak.
+      newest first; a failed verification is a failure) is exactly N, so once per streak; a
+      success starts a new streak.
+    - run_verification_failed: the run finished but its own check of its result failed.
+    - run_missed: only for a missed slot of a scheduled job (`MissedSlot`, no run).
     """
+    if isinstance(run, MissedSlot):
+        return run.message() if rule.event == "run_missed" else None
     slug = run.job.slug
     took = format_duration(run.duration_ms)
     if rule.event == "run_failed" and run.status == "failed":
         return f"{slug} failed" + (f" after {took}" if took else "") + _detail(run)
     if rule.event == "run_succeeded" and run.status == "succeeded":
         return f"{slug} succeeded" + (f" in {took}" if took else "")
+    if rule.event == "run_verification_failed" and run.status == "verification_failed":
+        return f"{slug} ran but its verification failed" + (f" after {took}" if took else "") + _detail(run)
     if rule.event == "run_timed_out" and run.timed_out_at is not None:
-        return (f"{slug} passed its deadline of {isoformat(run.deadline_at) or 'unknown'} "
-                f"(started {isoformat(run.started_at)})")
+        return f"{slug} {deadline_words(run.deadline_at, run.started_at)}"
     if rule.event == "run_slow" and rule.threshold_seconds and run.duration_ms is not None \
             and run.duration_ms > rule.threshold_seconds * 1000:
         if round(run.duration_ms / 1000) <= rule.threshold_seconds:
             took = f"{run.duration_ms / 1000:g} s"  # just over: "60.001 s", not a puzzling "60 s"
         return f"{slug} took {took}, slower than the {rule.threshold_seconds} s threshold"
-    if rule.event == "consecutive_failures" and run.status == "failed":
+    if rule.event == "consecutive_failures" and run.status in FAILED_STATUSES:
         count = rule.consecutive_count or DEFAULT_CONSECUTIVE_COUNT
         if failure_streak(run.job_id, count + 1) == count:
             return f"{slug} failed {count} times in a row" + _detail(run)
@@ -72,16 +81,25 @@ def failure_streak(job_id: int, look_back: int) -> int:
     """How many of the job's most recent finished runs failed in a row (counted up to `look_back`)."""
     statuses = db.session.scalars(
         sa.select(Run.status)
-        .where(Run.job_id == job_id, Run.status.in_(("succeeded", "failed")))
+        .where(Run.job_id == job_id, Run.status.in_(("succeeded", *FAILED_STATUSES)))
         .order_by(Run.finished_at.desc(), Run.id.desc())
         .limit(look_back)
     )
     streak = 0
     for status in statuses:
-        if status != "failed":
+        if status not in FAILED_STATUSES:
             break
         streak += 1
     return streak
+
+
+def deadline_words(deadline_at, started_at) -> str:
+    """"passed its 10:46:43 UTC deadline, started 10:41" (with the start's day when it differs)."""
+    if deadline_at is None:
+        return "passed its deadline"
+    deadline, started = deadline_at.astimezone(UTC), started_at.astimezone(UTC)
+    start = f"{started:%H:%M}" if started.date() == deadline.date() else f"{started.day} {started:%b %H:%M}"
+    return f"passed its {deadline:%H:%M:%S} UTC deadline, started {start}"
 
 
 def format_duration(duration_ms: int | None) -> str | None:
@@ -152,6 +170,8 @@ def _detail(run: Run) -> str:
 
 def _summary(rule: Rule, run: Run) -> dict:
     """What the alert keeps about its cause (IDs and summaries; the run's metadata stays on the run)."""
+    if isinstance(run, MissedSlot):
+        return {"rule": {"id": rule.id, "name": rule.name, "event": rule.event}, **run.summary()}
     return {
         "rule": {"id": rule.id, "name": rule.name, "event": rule.event,
                  "threshold_seconds": rule.threshold_seconds, "consecutive_count": rule.consecutive_count},
@@ -198,3 +218,39 @@ def raise_alerts(run: Run, events: tuple[str, ...], rules: list[Rule] | None = N
             continue
         delivery_ids += _raise(rule, run, message, now)
     return delivery_ids
+
+
+@dataclass(frozen=True)
+class MissedSlot:
+    """A scheduled job's slot that passed its grace with no report. It has no run, so it stands
+    in for one where `raise_alerts` reads a run (`job`, `job_id`, `workspace_id`; `id` None)."""
+    job: Job
+    expected_at: datetime
+    missing_after: datetime
+    id: None = None
+    duration_ms: None = None
+
+    @property
+    def job_id(self) -> int:
+        return self.job.id
+
+    @property
+    def workspace_id(self) -> int:
+        return self.job.workspace_id
+
+    def message(self) -> str:
+        """"nightly-backup did not run: expected at 02:00 CET (grace 5 min)", in the job's zone."""
+        grace = format_duration(self.job.grace_seconds * 1000) if self.job.grace_seconds else None
+        return (f"{self.job.slug} did not run: expected at {local_time(self.job.schedule, self.expected_at)}"
+                + (f" (grace {grace})" if grace else " (no grace)"))
+
+    def summary(self) -> dict:
+        return {"job": {"id": self.job.id, "slug": self.job.slug, "name": self.job.name},
+                "slot": {"expected_at": isoformat(self.expected_at), "missing_after": isoformat(self.missing_after),
+                         "schedule": self.job.schedule, "grace_seconds": self.job.grace_seconds}}
+
+
+def raise_missed(slot: MissedSlot, rules: list[Rule] | None = None) -> list[int]:
+    """Raise the `run_missed` alerts of one missed slot (the missed-run sweep's path); returns
+    the new delivery ids. Cooldown grouping and deliveries are those of every alert."""
+    return raise_alerts(slot, ("run_missed",), rules)

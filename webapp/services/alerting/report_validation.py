@@ -9,7 +9,8 @@ from webapp.timeutil import utcnow
 REPORT_FIELDS = {"job", "external_id", "deadline_seconds", "deadline_at", "status", "duration_ms",
                  "message", "metadata"}
 FINISH_FIELDS = {"status", "duration_ms", "message"}
-FINISHED_STATUSES = ("succeeded", "failed")
+# verification_failed: the run finished, but its own check of its result failed.
+FINISHED_STATUSES = ("succeeded", "failed", "verification_failed")
 # Slugs are stored lower-case so `Nightly-Report` and `nightly-report` are one job and rule
 # globs (matched case-sensitively) only ever need lower-case patterns.
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
@@ -45,7 +46,8 @@ def validate_report(data: dict) -> dict:
     _text(data, "message", MAX_MESSAGE_CHARS, clean, errors)
     _whole_number(data, "duration_ms", 0, MAX_DURATION_MS, clean, errors)
     if "duration_ms" in clean and clean.get("status", "running") == "running":
-        errors["duration_ms"] = "Only for a finished run: send it with status \"succeeded\" or \"failed\"."
+        errors["duration_ms"] = ("Only for a finished run: send it with status \"succeeded\", \"failed\" or "
+                                 "\"verification_failed\".")
     _metadata(data, clean, errors)
     if data.get("deadline_seconds") is not None and data.get("deadline_at") is not None:
         errors["deadline_at"] = "Give deadline_seconds or deadline_at, not both."
@@ -61,7 +63,7 @@ def validate_finish(data: dict) -> dict:
     errors: dict[str, str] = {}
     clean: dict = {}
     if data.get("status") is None:
-        errors["status"] = "Required: \"succeeded\" or \"failed\"."
+        errors["status"] = "Required: \"succeeded\", \"failed\" or \"verification_failed\"."
     else:
         _choice(data, "status", FINISHED_STATUSES, clean, errors)
     _whole_number(data, "duration_ms", 0, MAX_DURATION_MS, clean, errors)

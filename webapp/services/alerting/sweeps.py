@@ -7,6 +7,8 @@ run is written): a row another sweeper (or a finish) changed first no longer mat
 its `run_timed_out` alerts — in the same transaction, one commit per batch. The rules are read
 once per batch, and each run's alerts are raised in a savepoint, so one failing run never
 loses the others' timeouts or alerts.
+
+`sweep_missed_runs` does the same for scheduled jobs' missed slots (`missed_runs`).
 """
 import logging
 import time
@@ -15,10 +17,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Flask
 
+from webapp import wakeups
 from webapp.extensions import db
 from webapp.models import Run
 from webapp.services import metrics
-from webapp.services.alerting import raising
+from webapp.services.alerting import missed_runs, raising
 from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
 
@@ -113,5 +116,14 @@ def _raise_timeout_alerts(workspaces: dict[int, int]) -> list[int]:
 
 
 def sweep_missed_runs(app: Flask) -> int:
-    """Raise `run_missed` once per missed slot of a scheduled job (the lifecycle issue fills this in)."""
-    return 0
+    """Raise `run_missed` once per missed slot of a scheduled job, exactly once across sweepers
+    (`missed_runs`); returns how many slots this sweeper won."""
+    won_total = 0
+    while True:
+        due, won, delivery_ids, next_missing = missed_runs.sweep_batch(utcnow())
+        won_total += won
+        if delivery_ids:
+            pool.send_after_commit(app, delivery_ids)  # after the batch's commit
+        wakeups.wake_at(next_missing)
+        if due < missed_runs.SWEEP_BATCH:
+            return won_total
