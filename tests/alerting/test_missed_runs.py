@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.support.engine_factories import make_endpoint, make_workspace
+from tests.support.factories import make_endpoint, make_workspace
 from webapp.models import Alert, Delivery, Job, Rule
 from webapp.services.alerting import ingest, missed_runs, sweeps
 from webapp.services.alerting import jobs as job_service

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import TEST_DATABASE_URL
+from tests.support.app import TEST_DATABASE_URL
 from webapp.models import AuditEvent, Job, Run
 from webapp.services.alerting import sweeps
 from webapp.timeutil import isoformat, utcnow
