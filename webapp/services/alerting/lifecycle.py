@@ -65,14 +65,15 @@ def _resolve(conditions: list, resolved_by_id: int | None, now: datetime) -> tup
     ).all()
     if not rows:
         return [], []
-    delivery_ids = notify(rows, "alert.resolved", now)
+    delivery_ids = notify(rows, "alert.resolved")
     return [row.id for row in rows], delivery_ids
 
 
-def notify(alerts: list, event: str, now: datetime) -> list[int]:
+def notify(alerts: list, event: str) -> list[int]:
     """Pending deliveries of payload type `event` for these alerts ((id, workspace_id, rule_id)
-    rows), flushed; returns their ids. `alert.resolved` only for rules with `notify_on_resolve`;
-    an alert whose rule was deleted is not notified."""
+    rows), due now, flushed; returns their ids. `alert.resolved` only for rules with
+    `notify_on_resolve`; an alert whose rule was deleted is not notified."""
+    now = utcnow()  # the real moment they are written, even for a sweep told another time
     rules = {rule.id: rule for rule in db.session.scalars(
         sa.select(Rule).where(Rule.id.in_({alert.rule_id for alert in alerts if alert.rule_id})))}
     sent_to = _live_endpoints_reached([alert.id for alert in alerts])
@@ -173,7 +174,7 @@ def _repeat_batch(due: list, now: datetime) -> tuple[int, list[int], list[dateti
         if taken is not None and interval:
             won.append(taken)
             next_moments.append(following)
-    return len(won), notify(won, "alert.repeated", now) if won else [], next_moments
+    return len(won), notify(won, "alert.repeated") if won else [], next_moments
 
 
 def wake_after_commit(moment: datetime | None) -> None:
