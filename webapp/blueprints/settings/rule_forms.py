@@ -42,7 +42,7 @@ class RuleForm(FlaskForm):
                                    default=str(rule_service.DEFAULT_COOLDOWN_SECONDS),
                                    description="A repeat for the same job within this time is counted on "
                                                "the open alert instead of being sent again (0–604800).")
-    notify_on_resolve = BooleanField("Notify when resolved", default=True,
+    notify_on_resolve = BooleanField("Notify on resolve", default=True,
                                      description="Send “Resolved” to the endpoints the alert went to when it "
                                                  "resolves (the job's next success, or a person's Resolve).")
     repeat_interval_seconds = StringField("Repeat every (seconds)", widget=NumberInput(min=10),
