@@ -306,3 +306,36 @@ def test_each_due_repeat_is_sent_exactly_once_with_several_sweepers(app, api, db
     repeated = db.session.scalars(sa.select(Delivery.alert_id).where(Delivery.event == "alert.repeated")).all()
     assert sorted(repeated) == sorted(alert.id for alert in alerts(db))
     assert len(receiver.requests) == 12
+
+
+class Statements:
+    """The verbs of the statements this thread sends while the block runs."""
+
+    def __init__(self, engine):
+        self.engine, self.thread, self.verbs = engine, threading.get_ident(), []
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *_exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._note)
+
+    def _note(self, _connection, _cursor, statement, *_args):
+        if threading.get_ident() == self.thread:
+            self.verbs.append(statement.split()[0].upper())
+
+
+def test_a_success_no_rule_can_resolve_keeps_the_one_insert_path(api, db, receiver, hook):
+    make_rule(api, hook, job_filter="billing-*")
+    report(api, "succeeded", job="nightly-report")  # creates the job (that report writes more)
+    with Statements(db.engine) as log:
+        report(api, "succeeded", job="nightly-report")
+    assert log.verbs.count("INSERT") == 1 and "UPDATE" not in log.verbs and "SAVEPOINT" not in log.verbs
+
+    report(api, "failed", job="billing-eu")
+    receiver.wait_for(1)
+    with Statements(db.engine) as log:
+        report(api, "succeeded", job="billing-eu")
+    assert "UPDATE" in log.verbs  # the resolution
+    receiver.wait_for(2)
