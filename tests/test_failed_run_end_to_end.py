@@ -64,7 +64,8 @@ def test_failed_nightly_run_posts_exactly_one_signed_alert_with_the_documented_b
     payload = Webhook(secret).verify(request.body, request.headers)
     assert payload == json.loads(request.body)
     assert request.headers["content-type"] == "application/json"
-    assert request.headers["x-tocsin-event"] == "run_failed"  # the alert type; the body says alert.fired
+    assert request.headers["x-tocsin-event"] == "alert.fired"  # the payload type, as the body's `type`
+    assert request.headers["x-tocsin-alert-type"] == "run_failed"  # the event that raised the alert
     assert request.headers["user-agent"].startswith("Tocsin/")
 
     assert payload["type"] == "alert.fired"

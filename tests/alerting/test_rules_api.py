@@ -7,7 +7,8 @@ from tests.support.factories import endpoint_id_via_api
 from webapp.models import AuditEvent, Rule
 
 DOCUMENTED_FIELDS = {"id", "name", "event", "job_filter", "threshold_seconds", "consecutive_count", "severity",
-                     "endpoint_ids", "max_attempts", "cooldown_seconds", "is_active"}
+                     "endpoint_ids", "max_attempts", "cooldown_seconds", "notify_on_resolve",
+                     "repeat_interval_seconds", "is_active"}
 TIMESTAMPS = {"created_at", "updated_at"}
 
 
@@ -49,7 +50,8 @@ def test_create_with_every_field_and_read_it_back(api, endpoint_id):
     assert {key: body[key] for key in DOCUMENTED_FIELDS - {"id"}} == {
         "name": "Billing slow", "event": "run_slow", "job_filter": "billing-*", "threshold_seconds": 90,
         "consecutive_count": None, "severity": "critical", "endpoint_ids": [endpoint_id, second],
-        "max_attempts": 3, "cooldown_seconds": 0, "is_active": False}
+        "max_attempts": 3, "cooldown_seconds": 0, "notify_on_resolve": True, "repeat_interval_seconds": None,
+        "is_active": False}
 
 
 def test_consecutive_failures_defaults_to_three_and_a_parameter_the_event_ignores_is_cleared(api, endpoint_id):

@@ -66,7 +66,9 @@ def check_common_headers(request, event="alert.test"):
 def check_schema_data(data):
     """DESIGN.md's `data` object: alert, rule, job, run, workspace with the documented fields."""
     assert set(data) == {"alert", "rule", "job", "run", "workspace"}
-    assert set(data["alert"]) == {"id", "type", "severity", "message", "repeat_count", "created_at", "url"}
+    assert set(data["alert"]) == {"id", "type", "severity", "message", "repeat_count", "created_at", "state",
+                                  "resolved_at", "url"}
+    assert (data["alert"]["state"], data["alert"]["resolved_at"]) == ("firing", None)
     assert data["alert"]["type"] == "alert.test"
     assert data["alert"]["url"].startswith("http://tocsin.test/")
     assert TIMESTAMP.match(data["alert"]["created_at"])

@@ -22,7 +22,7 @@ def summary(workspace_id: int) -> dict:
         "jobs": count(Job),
         "endpoints": count(Endpoint, Endpoint.deleted_at.is_(None)),
         "rules": count(Rule),
-        "open_alerts": count(Alert, Alert.acknowledged_at.is_(None)),
+        "open_alerts": count(Alert, Alert.state == "firing"),
         "pending": count(Delivery, Delivery.status == "pending", Delivery.attempt_count == 0),
         "retrying": count(Delivery, Delivery.status.in_(("pending", "sending")), Delivery.attempt_count > 0),
         "dead": count(Delivery, Delivery.status == "dead"),

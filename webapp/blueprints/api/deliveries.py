@@ -23,6 +23,7 @@ def delivery_json(delivery: Delivery) -> dict:
         "endpoint_id": delivery.endpoint_id,
         "rule_id": delivery.rule_id,
         "is_test": delivery.is_test,
+        "event": delivery.event,  # the payload type: alert.fired, alert.repeated, alert.resolved, alert.test
         "status": delivery.status,
         "attempt_count": delivery.attempt_count,
         "max_attempts": delivery.max_attempts,

@@ -20,6 +20,7 @@ def rule_json(rule: Rule) -> dict:
         "threshold_seconds": rule.threshold_seconds, "consecutive_count": rule.consecutive_count,
         "severity": rule.severity, "endpoint_ids": rule_service.live_endpoint_ids(rule),
         "max_attempts": rule.max_attempts, "cooldown_seconds": rule.cooldown_seconds,
+        "notify_on_resolve": rule.notify_on_resolve, "repeat_interval_seconds": rule.repeat_interval_seconds,
         "is_active": rule.is_active, "created_at": isoformat(rule.created_at),
         "updated_at": isoformat(rule.updated_at),
     }

@@ -1,6 +1,9 @@
-"""Alerts: the filtered list (newest first, with each alert's delivery statuses), one alert's
-page (its run and deliveries; payload URLs point here), and Acknowledge."""
-from flask import flash, redirect, render_template, request, url_for
+"""Alerts: the filtered list by state (tabs with counts, select several to acknowledge or
+resolve at once), one alert's page (its run and deliveries; payload URLs point here), and a
+person's actions: Acknowledge (with a note), Unacknowledge, Resolve."""
+import dataclasses
+
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.dashboard import bp
@@ -9,11 +12,14 @@ from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import EVENT_LABELS, SEVERITIES, Alert, Job
 from webapp.services.alerting import alerts as alert_service
+from webapp.services.delivery import pool
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
 PER_PAGE = 50
-FILTER_NAMES = ("alert_type", "severity", "job", "acknowledged", "since")
+FILTER_NAMES = ("state", "alert_type", "severity", "job", "acknowledged", "since")
 JOB_SUGGESTIONS = 200
+STATE_TABS = (("", "All"), ("firing", "Firing"), ("acknowledged", "Acknowledged"), ("resolved", "Resolved"))
+BULK_ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved"}
 
 
 def _page_helpers() -> dict:
@@ -28,19 +34,25 @@ def alerts():
     try:
         filters = alert_service.make_filter(alert_type=chosen["alert_type"], severity=chosen["severity"],
                                             job_slug=chosen["job"], acknowledged=chosen["acknowledged"],
-                                            since=chosen["since"])
+                                            since=chosen["since"], state=chosen["state"])
     except alert_service.InvalidFilter as invalid:
         error, filters = invalid, alert_service.AlertFilter()
-    page = db.paginate(alert_service.filtered(current_workspace_id(), filters),
-                       page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    statement = alert_service.filtered(current_workspace_id(), filters,
+                                       unacknowledged_first=filters.state == "firing")
+    page = db.paginate(statement, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     items = list(page.items)
+    kept = {name: value for name, value in chosen.items() if value}
+    others = {name: value for name, value in kept.items() if name != "state"}
+    tab_urls = {value: url_for("dashboard.alerts", **others, **({"state": value} if value else {}))
+                for value, _ in STATE_TABS}
     job_slugs = db.session.scalars(scoped(Job).with_only_columns(Job.slug).order_by(Job.slug)
                                    .limit(JOB_SUGGESTIONS)).all()
     return render_template(
         "dashboard/alerts.html", page=page, alerts=items, chosen=chosen, filter_error=error,
-        kept={name: value for name, value in chosen.items() if value}, severities=SEVERITIES,
-        alert_types=alert_service.ALERT_TYPES, job_slugs=job_slugs,
-        deliveries=alert_service.deliveries_by_alert(items), acknowledgers=alert_service.acknowledgers(items),
+        kept=kept, severities=SEVERITIES, alert_types=alert_service.ALERT_TYPES, job_slugs=job_slugs,
+        state_tabs=STATE_TABS, tab_urls=tab_urls,
+        counts=alert_service.state_counts(current_workspace_id(), dataclasses.replace(filters, state=None)),
+        deliveries=alert_service.deliveries_by_alert(items), people=alert_service.people(items),
         **_page_helpers())
 
 
@@ -50,7 +62,17 @@ def alert_detail(alert_id: int):
     alert = get_or_404(Alert, alert_id)
     return render_template("dashboard/alert_detail.html", alert=alert,
                            deliveries=alert_service.deliveries_by_alert([alert])[alert.id],
-                           acknowledgers=alert_service.acknowledgers([alert]), **_page_helpers())
+                           people=alert_service.people([alert]), **_page_helpers())
+
+
+def _back(alert_id: int | None = None):
+    """Back where the button was (only an alerts page, never elsewhere)."""
+    fallback = url_for("dashboard.alert_detail", alert_id=alert_id) if alert_id else url_for("dashboard.alerts")
+    return redirect(safe_next(request.form.get("next"), fallback, under="/alerts"))
+
+
+def _actor() -> dict:
+    return {"user_id": current_user.id, "client_ip": request.remote_addr}
 
 
 @bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
@@ -58,10 +80,62 @@ def alert_detail(alert_id: int):
 def acknowledge_alert(alert_id: int):
     alert = get_or_404(Alert, alert_id)
     if ConfirmForm().validate_on_submit():
-        if alert_service.acknowledge(alert, user_id=current_user.id, client_ip=request.remote_addr):
-            db.session.commit()
-            flash(f"Alert #{alert.id} acknowledged.", "success")
+        try:
+            changed = alert_service.acknowledge(alert, note=request.form.get("note"), **_actor())
+        except (alert_service.AlertResolved, alert_service.InvalidNote) as error:
+            flash(str(error), "error")
         else:
-            flash(f"Alert #{alert.id} was already acknowledged.", "success")
-    return redirect(safe_next(request.form.get("next"), url_for("dashboard.alert_detail", alert_id=alert.id),
-                              under="/alerts"))  # only back to an alerts page, never elsewhere
+            db.session.commit()
+            flash(f"Alert #{alert.id} {'acknowledged' if changed else 'was already acknowledged'}.", "success")
+    return _back(alert.id)
+
+
+@bp.route("/alerts/<int:alert_id>/unacknowledge", methods=["POST"])
+@login_required
+def unacknowledge_alert(alert_id: int):
+    alert = get_or_404(Alert, alert_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            changed = alert_service.unacknowledge(alert, **_actor())
+        except alert_service.AlertResolved as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash(f"Alert #{alert.id} {'is no longer acknowledged' if changed else 'was not acknowledged'}.",
+                  "success")
+    return _back(alert.id)
+
+
+@bp.route("/alerts/<int:alert_id>/resolve", methods=["POST"])
+@login_required
+def resolve_alert(alert_id: int):
+    alert = get_or_404(Alert, alert_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            delivery_ids = alert_service.resolve(alert, **_actor())
+        except alert_service.AlertResolved as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            pool.send_after_commit(current_app._get_current_object(), delivery_ids)
+            flash(f"Alert #{alert.id} resolved.", "success")
+    return _back(alert.id)
+
+
+@bp.route("/alerts/bulk", methods=["POST"])
+@login_required
+def bulk_alerts():
+    """The list's "Acknowledge selected" / "Resolve selected": one POST for the checked alerts."""
+    action = request.form.get("action")
+    alert_ids = [int(value) for value in request.form.getlist("alert_ids") if value.isdigit()]
+    if ConfirmForm().validate_on_submit() and action in BULK_ACTIONS:
+        if not alert_ids:
+            flash("Select at least one alert first.", "error")
+            return _back()
+        changed, delivery_ids = alert_service.act_on_many(current_workspace_id(), alert_ids, action, **_actor())
+        db.session.commit()
+        pool.send_after_commit(current_app._get_current_object(), delivery_ids)
+        skipped = len(alert_ids) - changed
+        flash(f"{changed} alert{'' if changed == 1 else 's'} {BULK_ACTIONS[action]}"
+              + (f"; {skipped} needed no change." if skipped else "."), "success")
+    return _back()

@@ -42,6 +42,12 @@ class RuleForm(FlaskForm):
                                    default=str(rule_service.DEFAULT_COOLDOWN_SECONDS),
                                    description="A repeat for the same job within this time is counted on "
                                                "the open alert instead of being sent again (0–604800).")
+    notify_on_resolve = BooleanField("Notify on resolve", default=True,
+                                     description="Send “Resolved” to the endpoints the alert went to when it "
+                                                 "resolves (the job's next success, or a person's Resolve).")
+    repeat_interval_seconds = StringField("Repeat every (seconds)", widget=NumberInput(min=10),
+                                          description="While the alert fires and nobody acknowledged it, send it "
+                                                      "again this often (10–604800). Empty: never repeat.")
     is_active = BooleanField("Active", default=True)
     submit = SubmitField("Save rule")
 
@@ -52,10 +58,11 @@ class RuleForm(FlaskForm):
 
     def fill_from(self, rule: Rule) -> None:
         """Show a saved rule (on GET of the edit page)."""
-        for name in ("name", "event", "severity", "is_active"):
+        for name in ("name", "event", "severity", "notify_on_resolve", "is_active"):
             getattr(self, name).data = getattr(rule, name)
         self.job_filter.data = rule.job_filter or ""
-        for name in ("threshold_seconds", "consecutive_count", "max_attempts", "cooldown_seconds"):
+        for name in ("threshold_seconds", "consecutive_count", "max_attempts", "cooldown_seconds",
+                     "repeat_interval_seconds"):
             value = getattr(rule, name)
             if value is not None:
                 getattr(self, name).data = str(value)
@@ -79,5 +86,7 @@ class RuleForm(FlaskForm):
             "consecutive_count": number(self.consecutive_count.data),
             "severity": self.severity.data, "endpoint_ids": [number(value) for value in self.endpoint_ids.data or []],
             "max_attempts": number(self.max_attempts.data), "cooldown_seconds": number(self.cooldown_seconds.data),
+            "notify_on_resolve": bool(self.notify_on_resolve.data),
+            "repeat_interval_seconds": number(self.repeat_interval_seconds.data),
             "is_active": bool(self.is_active.data),
         }

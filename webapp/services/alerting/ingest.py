@@ -104,7 +104,7 @@ def _store_report(workspace_id: int, clean: dict, user_id: int | None, client_ip
         run.duration_ms = duration_ms  # None when the job did not say: unknown, not "0 ms"
     # Read before writing: most finished runs match no rule, and then the run is the only row
     # written, by one INSERT on the autocommit connection (no BEGIN, no COMMIT, no savepoint).
-    has_rules = raising.any_rule_for_job(connection, workspace_id, job.slug, raising.finished_events(status))
+    has_rules = raising.any_rule_for_job(connection, workspace_id, job.slug, raising.events_for(status))
     alone = not (job_created or has_rules or job.expects_runs)
     if (existing := _insert_run(run, job.id, connection if alone else db.session.connection())) is not None:
         db.session.expunge(existing)  # as loaded: the commit must not expire what the caller shows
@@ -186,7 +186,7 @@ def _raise_alerts(run: Run) -> list[int]:
     the error is logged."""
     try:
         with db.session.begin_nested():
-            return list(raising.raise_alerts(run, raising.finished_events(run.status)))
+            return list(raising.raise_alerts(run, raising.events_for(run.status)))
     except Exception:
         log.exception("raising alerts for run %s of job %s failed; the run is stored without alerts",
                       run.id, run.job.slug if run.job else "?")

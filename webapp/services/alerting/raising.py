@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from webapp.extensions import db
 from webapp.models import DEFAULT_CONSECUTIVE_COUNT, FAILED_STATUSES, Alert, Delivery, Job, Rule, Run
 from webapp.services import api_cache
+from webapp.services.alerting import lifecycle
 from webapp.services.alerting.schedule_words import local_time
 from webapp.timeutil import isoformat, utcnow
 
@@ -25,6 +26,17 @@ def finished_events(status: str) -> tuple[str, ...]:
     outcome_event = {"failed": "run_failed", "succeeded": "run_succeeded",
                      "verification_failed": "run_verification_failed"}.get(status)
     return (outcome_event, "run_slow", "consecutive_failures") if outcome_event else ()
+
+
+def events_for(status: str) -> tuple[str, ...]:
+    """The events whose rules a run finishing with `status` concerns: those it can trigger, and
+    for a success also those whose firing alerts it resolves (`lifecycle.RESOLVED_BY_SUCCESS`).
+    Ingestion asks `any_rule_for_job` about these, so a workspace without such rules keeps
+    the one-statement path."""
+    events = finished_events(status)
+    if status == "succeeded":
+        events += tuple(event for event in lifecycle.RESOLVED_BY_SUCCESS if event not in events)
+    return events
 
 
 def any_rule_for_job(connection: Connection, workspace_id: int, slug: str, events: tuple[str, ...]) -> bool:
@@ -129,7 +141,8 @@ _ACTIVE_RULE_FILTERS = (sa.select(Rule.job_filter)
 
 
 def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
-    """One alert and one pending delivery per live endpoint — or, within the cooldown, a repeat."""
+    """One alert and one pending delivery per live endpoint — or, within the cooldown, a repeat
+    counted on the rule's firing alert for the job (a resolved alert never absorbs a new run)."""
     recent = _alert_within_cooldown(rule, run.job_id, now)
     if recent is not None:
         recent.repeat_count = Alert.repeat_count + 1  # in SQL: concurrent repeats are all counted
@@ -138,7 +151,8 @@ def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
         return []
     alert = Alert(workspace_id=run.workspace_id, rule_id=rule.id, job_id=run.job_id, run_id=run.id,
                   type=rule.event, severity=rule.severity, message=message[:2000],
-                  alert_metadata=_summary(rule, run), repeat_count=1, last_seen_at=now, created_at=now)
+                  alert_metadata=_summary(rule, run), repeat_count=1, last_seen_at=now, created_at=now,
+                  next_repeat_at=lifecycle.first_repeat_at(rule, now))
     db.session.add(alert)
     db.session.flush()
     deliveries = [
@@ -157,11 +171,17 @@ def _alert_within_cooldown(rule: Rule, job_id: int, now) -> Alert | None:
         return None
     return db.session.scalar(
         sa.select(Alert)
-        .where(Alert.rule_id == rule.id, Alert.job_id == job_id,
+        .where(Alert.rule_id == rule.id, Alert.job_id == job_id, Alert.state == "firing",
                Alert.created_at >= now - timedelta(seconds=rule.cooldown_seconds))
         .order_by(Alert.created_at.desc(), Alert.id.desc())
         .limit(1)
     )
+
+
+def _fast_enough(rule: Rule, run: Run) -> bool:
+    """A finished run at or under a run_slow rule's threshold ends that rule's slow-run alerts."""
+    return (rule.event == "run_slow" and bool(rule.threshold_seconds) and run.finished_at is not None
+            and run.duration_ms is not None and run.duration_ms <= rule.threshold_seconds * 1000)
 
 
 def _detail(run: Run) -> str:
@@ -199,8 +219,8 @@ def active_rules(workspace_ids, events: tuple[str, ...]) -> dict[int, list[Rule]
 
 def raise_alerts(run: Run, events: tuple[str, ...], rules: list[Rule] | None = None) -> list[int]:
     """Raise the alerts that `run` calls for among the workspace's active rules for `events`
-    (a finished run: `finished_events(run.status)`; a timed-out one: `run_timed_out`); returns
-    the new delivery ids. A caller raising for a batch of runs passes the rules it read once
+    (a finished run: `events_for(run.status)`; a timed-out one: `run_timed_out`), and resolve
+    the firing alerts a success or a fast run ends; returns the new delivery ids. A caller raising for a batch of runs passes the rules it read once
     (`active_rules`); rules of any other workspace are ignored, so a mix-up never crosses tenants."""
     if not events:
         return []
@@ -208,11 +228,19 @@ def raise_alerts(run: Run, events: tuple[str, ...], rules: list[Rule] | None = N
         rules = db.session.scalars(_ACTIVE_RULES, {"workspace_id": run.workspace_id, "events": list(events)}).all()
     now = utcnow()
     delivery_ids: list[int] = []
+    resolved_by_success = False
     for rule in rules:
         if rule.workspace_id != run.workspace_id or rule.event not in events:
             continue
         if rule.job_filter is not None and not fnmatch.fnmatchcase(run.job.slug, rule.job_filter):
             continue
+        if not resolved_by_success and run.status == "succeeded" and rule.event in lifecycle.RESOLVED_BY_SUCCESS:
+            resolved_by_success = True  # once per run: every firing failure-like alert of the job
+            delivery_ids += lifecycle.resolve_firing(run.workspace_id, run.job_id, lifecycle.RESOLVED_BY_SUCCESS,
+                                                     now=now)
+        if _fast_enough(rule, run):
+            delivery_ids += lifecycle.resolve_firing(run.workspace_id, run.job_id, lifecycle.RESOLVED_BY_A_FAST_RUN,
+                                                     rule_id=rule.id, now=now)
         message = describe(rule, run)
         if message is None:
             continue

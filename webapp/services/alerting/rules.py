@@ -30,8 +30,10 @@ MIN_CONSECUTIVE_COUNT, MAX_CONSECUTIVE_COUNT = 2, 100
 MAX_ATTEMPTS = 20
 DEFAULT_COOLDOWN_SECONDS, MAX_COOLDOWN_SECONDS = 300, 7 * 86400
 DEFAULT_SEVERITY = "warning"
+MIN_REPEAT_INTERVAL_SECONDS, MAX_REPEAT_INTERVAL_SECONDS = 10, 7 * 86400
 FIELDS = ("name", "event", "job_filter", "threshold_seconds", "consecutive_count", "severity",
-          "endpoint_ids", "max_attempts", "cooldown_seconds", "is_active")
+          "endpoint_ids", "max_attempts", "cooldown_seconds", "notify_on_resolve", "repeat_interval_seconds",
+          "is_active")
 
 
 class InvalidRule(ValueError):
@@ -142,11 +144,17 @@ def validate(workspace_id: int, data: dict, *, endpoints_required: bool = True) 
           "Maximum attempts", 1, MAX_ATTEMPTS)
     check("cooldown_seconds", _whole_number, DEFAULT_COOLDOWN_SECONDS if cooldown is None else cooldown,
           "The cooldown", 0, MAX_COOLDOWN_SECONDS)
-    active = data.get("is_active", True)
-    if not isinstance(active, bool):
-        errors["is_active"] = "Must be true or false."
-    else:
-        cleaned["is_active"] = active
+    repeat = data.get("repeat_interval_seconds")
+    cleaned["repeat_interval_seconds"] = None
+    if repeat is not None:  # null: never repeat
+        check("repeat_interval_seconds", _whole_number, repeat, "The repeat interval",
+              MIN_REPEAT_INTERVAL_SECONDS, MAX_REPEAT_INTERVAL_SECONDS)
+    for name in ("notify_on_resolve", "is_active"):
+        value = data.get(name, True)
+        if not isinstance(value, bool):
+            errors[name] = "Must be true or false."
+        else:
+            cleaned[name] = value
     if errors:
         raise InvalidRule(errors)
     return cleaned

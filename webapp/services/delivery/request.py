@@ -68,28 +68,30 @@ def masked(headers: dict) -> dict:
     return shown
 
 
-def _body(delivery: DeliverySnapshot) -> tuple[bytes, str, str]:
-    """(body, content type, x-tocsin-event) for this delivery in its endpoint's format."""
+def _body(delivery: DeliverySnapshot) -> tuple[bytes, str, dict]:
+    """(body, content type, Tocsin's headers) for this delivery in its endpoint's format:
+    `x-tocsin-event` is the payload type (alert.fired, alert.repeated, alert.resolved,
+    alert.test) and `x-tocsin-alert-type` the event that raised the alert (run_failed, …)."""
     if delivery.is_test:
         context = formats.sample_context(delivery.workspace, delivery.endpoint)
-        event_type = event = "alert.test"
+        event_type = "alert.test"
         run_metadata = formats.SAMPLE_RUN_METADATA
     elif delivery.alert is None:
         raise NotSent("skipped", "the alert of this delivery no longer exists")
     else:
         alert = delivery.alert
-        context, event_type, event = formats.alert_context(alert, delivery.workspace), "alert.fired", alert.type
+        context, event_type = formats.alert_context(alert, delivery.workspace), delivery.event or "alert.fired"
         run_metadata = alert.run.run_metadata if alert.run is not None else None
     try:
         body, content_type = formats.render(delivery.endpoint, event_type, context, run_metadata=run_metadata)
     except formats.PayloadError as error:
         raise NotSent("template", str(error)) from error
-    return body, content_type, event
+    return body, content_type, {"x-tocsin-event": event_type, "x-tocsin-alert-type": context["alert"]["type"]}
 
 
 def build(delivery: DeliverySnapshot) -> tuple[bytes, dict]:
     """(body, headers) of this attempt, signed now; raises NotSent when it cannot be built."""
-    body, content_type, event = _body(delivery)
+    body, content_type, tocsin_headers = _body(delivery)
     endpoint = delivery.endpoint
     try:
         headers = custom_headers(endpoint)
@@ -97,7 +99,7 @@ def build(delivery: DeliverySnapshot) -> tuple[bytes, dict]:
                                                 int(time.time()), body))
     except crypto.DecryptionError as error:
         raise NotSent("skipped", str(error)) from error
-    headers.update({"content-type": content_type, "user-agent": f"Tocsin/{__version__}", "x-tocsin-event": event})
+    headers.update({"content-type": content_type, "user-agent": f"Tocsin/{__version__}", **tocsin_headers})
     return body, headers
 
 

@@ -71,6 +71,8 @@ class AlertSnapshot:
     message: str
     repeat_count: int
     created_at: datetime
+    state: str
+    resolved_at: datetime | None
     rule: RuleSnapshot | None
     job: JobSnapshot | None
     run: RunSnapshot | None
@@ -82,6 +84,7 @@ class DeliverySnapshot:
     workspace_id: int
     message_id: str
     is_test: bool
+    event: str  # the payload type: alert.fired, alert.repeated, alert.resolved (alert.test for a test)
     status: str
     attempt_count: int
     max_attempts: int
@@ -93,14 +96,15 @@ class DeliverySnapshot:
 
 # The select list, in this order; each snapshot takes its own slice of the row.
 _COLUMNS = {
-    "delivery": (Delivery.id, Delivery.workspace_id, Delivery.message_id, Delivery.is_test, Delivery.status,
+    "delivery": (Delivery.id, Delivery.workspace_id, Delivery.message_id, Delivery.is_test, Delivery.event,
+                 Delivery.status,
                  Delivery.attempt_count, Delivery.max_attempts, Delivery.lease_until),
     "endpoint": (Endpoint.id, Endpoint.url, Endpoint.format, Endpoint.template, Endpoint.timeout_seconds,
                  Endpoint.secret_encrypted, Endpoint.previous_secret_encrypted, Endpoint.secret_rotated_at,
                  Endpoint.headers_encrypted, Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
                  Endpoint.deleted_at),
     "alert": (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
-              Alert.created_at),
+              Alert.created_at, Alert.state, Alert.resolved_at),
     "rule": (Rule.id, Rule.name),
     "job": (Job.slug, Job.name),
     "run": (Run.id, Run.external_id, Run.status, Run.started_at, Run.finished_at, Run.deadline_at,

@@ -167,7 +167,7 @@ def send_test(endpoint: Endpoint, *, actor: Actor = Actor()) -> tuple[Delivery, 
     """Send a signed `alert.test` now (also when disabled) as a test delivery that takes the way
     of every delivery (claim, attempt, outcome, metrics, endpoint health), in this thread so the
     page shows the receiver's answer. Commits first: nothing is held while the receiver answers."""
-    delivery = Delivery(workspace_id=endpoint.workspace_id, endpoint_id=endpoint.id, is_test=True,
+    delivery = Delivery(workspace_id=endpoint.workspace_id, endpoint_id=endpoint.id, is_test=True, event="alert.test",
                         max_attempts=1, status="pending", next_attempt_at=utcnow())
     db.session.add(delivery)
     db.session.flush()

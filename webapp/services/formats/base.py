@@ -5,6 +5,9 @@ import json
 SEVERITY_EMOJI = {"critical": "🔴", "warning": "⚠️", "info": "ℹ️"}
 SEVERITY_SLACK_EMOJI = {"critical": ":red_circle:", "warning": ":warning:", "info": ":information_source:"}
 SEVERITY_COLOR = {"critical": 0xE01E5A, "warning": 0xECB22E, "info": 0x36A3E0}
+RESOLVED_COLOR = 0x2EB67D  # green: the incident is over
+# How a chat message names a notification after the first (alert.fired and alert.test say nothing).
+STAGE_WORDS = {"alert.resolved": "Resolved", "alert.repeated": "Still firing"}
 
 
 class PayloadError(ValueError):

@@ -25,6 +25,7 @@ def alert_context(alert, workspace) -> dict:
         "alert": {
             "id": str(alert.id), "type": alert.type, "severity": alert.severity, "message": alert.message,
             "repeat_count": alert.repeat_count, "created_at": isoformat(alert.created_at),
+            "state": alert.state or "firing", "resolved_at": isoformat(alert.resolved_at),
             "url": f"{_base_url()}/alerts/{alert.id}",
         },
         "rule": {"id": str(rule.id), "name": rule.name} if rule else None,
@@ -49,7 +50,8 @@ def sample_context(workspace, endpoint) -> dict:
         "alert": {
             "id": "0", "type": "alert.test", "severity": "critical",
             "message": "Test alert from Tocsin: billing-nightly failed after 42 s: exit code 3",
-            "repeat_count": 1, "created_at": isoformat(now), "url": f"{_base_url()}/alerts",
+            "repeat_count": 1, "created_at": isoformat(now), "state": "firing", "resolved_at": None,
+            "url": f"{_base_url()}/alerts",
         },
         "rule": {"id": "0", "name": "Nightly jobs failing"},
         "job": {"slug": "billing-nightly", "name": "Billing (nightly)"},

@@ -1,5 +1,13 @@
 """Discord webhooks: `content` plus one embed; mentions in messages never ping."""
-from webapp.services.formats.base import SEVERITY_COLOR, SEVERITY_EMOJI, dump, headline, run_words
+from webapp.services.formats.base import (
+    RESOLVED_COLOR,
+    SEVERITY_COLOR,
+    SEVERITY_EMOJI,
+    STAGE_WORDS,
+    dump,
+    headline,
+    run_words,
+)
 
 LABEL = "Discord webhook"
 
@@ -10,7 +18,8 @@ def build(event_type: str, context: dict, *, timestamp: str, template: str | Non
 
 
 def discord_body(event_type: str, context: dict, timestamp: str) -> dict:
-    """A Discord webhook body: `content` plus one embed; mentions in messages never ping."""
+    """A Discord webhook body: `content` plus one embed; mentions in messages never ping. A
+    resolution's embed is green and its title says "Resolved"."""
     severity, message, url = headline(event_type, context)
     job, run, rule = context.get("job"), context.get("run"), context.get("rule")
     fields = [{"name": "Severity", "value": severity, "inline": True}]
@@ -21,9 +30,16 @@ def discord_body(event_type: str, context: dict, timestamp: str) -> dict:
     if rule:
         fields.append({"name": "Rule", "value": (rule["name"] or rule["id"])[:1024], "inline": True})
     title = f"{context['alert']['type']}: {job['name'] if job else 'Tocsin'}"
+    emoji, label, color = SEVERITY_EMOJI.get(severity, "🔔"), severity.upper(), SEVERITY_COLOR.get(severity, 0x888888)
+    if event_type == "alert.resolved":
+        emoji, label, color = "✅", "RESOLVED", RESOLVED_COLOR
+    elif event_type in STAGE_WORDS:
+        emoji, label = "🔁", f"{STAGE_WORDS[event_type].upper()} ({severity.upper()})"
+    if event_type in STAGE_WORDS:
+        title = f"{STAGE_WORDS[event_type]}: {title}"
     return {
-        "content": f"{SEVERITY_EMOJI.get(severity, '🔔')} **{severity.upper()}** {message}"[:2000],
+        "content": f"{emoji} **{label}** {message}"[:2000],
         "embeds": [{"title": title[:256], "description": message[:4096], "url": url,
-                    "color": SEVERITY_COLOR.get(severity, 0x888888), "fields": fields, "timestamp": timestamp}],
+                    "color": color, "fields": fields, "timestamp": timestamp}],
         "allowed_mentions": {"parse": []},
     }
