@@ -257,6 +257,7 @@ class MissedSlot:
     missing_after: datetime
     id: None = None
     duration_ms: None = None
+    status: None = None  # nothing finished: a missed slot resolves nothing
 
     @property
     def job_id(self) -> int:
