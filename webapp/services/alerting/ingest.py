@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
+from webapp import wakeups
 from webapp.database import autocommit_connection, serialised_writes
 from webapp.extensions import db
 from webapp.models import Job, Run
@@ -59,6 +60,8 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     with serialised_writes():  # on SQLite this process's threads queue here, not in the busy handler
         reported = _store_report(workspace_id, clean, user_id, client_ip)
         db.session.commit()
+    if reported.created and reported.run.status == "running":
+        wakeups.wake_at(reported.run.deadline_at)  # an earlier deadline wakes a scheduler at once
     return reported
 
 
