@@ -114,7 +114,10 @@ class WakeupLoop:
     def attempt_finished(self) -> None:
         """A delivery attempt of this process ended: a concurrency slot is free, which matters
         only while a source waits for one."""
-        if any(getattr(source, "held_back", False) for source in self.sources):
+        waiting = [source for source in self.sources if getattr(source, "held_back", False)]
+        for source in waiting:
+            source.attempt_finished()
+        if waiting:
             self.wake(utcnow())
 
     # --- the loop ---------------------------------------------------------------------------

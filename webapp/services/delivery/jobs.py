@@ -178,17 +178,27 @@ class RetrySource:
         # While deliveries are queued the loop looks at least this often: rows held back by an
         # attempt in flight in a process without a loop, or written without a wake-up.
         self.longest_sleep = longest_sleep
+        self.in_pass = False
+        self.slot_freed = False  # an attempt of this process ended since the pass began
 
     def run(self, app: Flask) -> int:
-        self.last = retry_pass(app)
+        self.slot_freed, self.in_pass = False, True
+        try:
+            self.last = retry_pass(app)
+        finally:
+            self.in_pass = False
         return self.last.claimed
 
     def next_moment(self) -> datetime | None:
-        if self.last.busy:
-            return utcnow()
+        if self.last.busy or (self.last.held_at is not None and self.slot_freed):
+            return utcnow()  # go again at once: work is flowing, or a held row may now fit
         return due.next_delivery_moment(self.last.held_at)
 
     @property
     def held_back(self) -> bool:
-        """Whether due rows wait for a slot: an attempt of this process ending should wake the loop."""
-        return self.last.held_at is not None
+        """Whether an attempt of this process ending matters: due rows wait for a slot, or a
+        pass under way may find them waiting (the end would come before the pass says so)."""
+        return self.in_pass or self.last.held_at is not None
+
+    def attempt_finished(self) -> None:
+        self.slot_freed = True
