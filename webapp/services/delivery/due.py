@@ -50,14 +50,27 @@ def next_delivery_moment(held_at: datetime | None = None) -> datetime | None:
 def _slot_freed(held_at: datetime) -> datetime:
     now = utcnow()
     held = _held_endpoints(held_at)
-    oldest_recent = db.session.scalar(
-        sa.select(sa.func.min(DeliveryAttempt.started_at))
-        .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
-        .where(DeliveryAttempt.started_at > now - RATE_WINDOW, Delivery.endpoint_id.in_(held)))
-    in_flight = db.session.scalar(
-        sa.select(Delivery.id).where(Delivery.status == "sending", Delivery.lease_until >= now,
-                                     Delivery.endpoint_id.in_(held)).limit(1))
+    oldest_recent = db.session.scalar(oldest_attempt_query(now, held))
+    in_flight = db.session.scalar(in_flight_query(now, held))
     moments = [oldest_recent + RATE_WINDOW] if oldest_recent is not None else []
     if in_flight is not None or not moments:  # nothing else explains the hold: look again soon
         moments.append(now + IN_FLIGHT_POLL)
     return min(moments)
+
+
+def oldest_attempt_query(now: datetime, held: sa.Select) -> sa.Select:
+    """The oldest attempt of the last second to one of the `held` endpoints. Driven by the
+    attempts of that second (the started_at index), each one's endpoint looked up by primary
+    key: as a join, SQLite walked every delivery the held endpoints ever had."""
+    endpoint_of = sa.select(Delivery.endpoint_id).where(Delivery.id == DeliveryAttempt.delivery_id).scalar_subquery()
+    return (sa.select(sa.func.min(DeliveryAttempt.started_at))
+            .where(DeliveryAttempt.started_at > now - RATE_WINDOW, endpoint_of.in_(held)))
+
+
+def in_flight_query(now: datetime, held: sa.Select) -> sa.Select:
+    """An attempt in flight to one of the `held` endpoints, read from the live claims (the
+    (status, lease_until) index), not from the endpoints' history."""
+    return (sa.select(Delivery.id)
+            .where(Delivery.status == "sending", Delivery.lease_until >= now,
+                   Delivery.endpoint_id.in_(held))
+            .limit(1))
