@@ -1,4 +1,4 @@
-"""`make bench` (`python -m bench`): Tocsin measured against its issue-6 targets.
+"""`make bench` (`python -m bench`): Tocsin measured against its issue-6 and issue-15 targets.
 
 For each database (SQLite in a temporary directory; PostgreSQL in a fresh schema when
 BENCH_DATABASE_URL is set, dropped afterwards) it migrates with `flask --app wsgi db upgrade`,
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import database, processes, scale, server_runs
+from bench import database, deadlines, processes, scale, server_runs
 from bench.report import Cell, Row, machine, table
 
 
@@ -30,13 +30,16 @@ class Sizes:
     sweep_runs: int = 1_000_000
     sweep_due: int = 1_000
     history_deliveries: int = 1_000_000
+    deadline_runs: int = 300
+    burst_alerts: int = 40  # to one endpoint: four seconds of its rate limit
+    retries: int = 200
 
 
 QUICK = Sizes(failed_runs=200, deliveries=2_000, ingest_seconds=3.0, sweep_runs=100_000, sweep_due=100,
-              history_deliveries=100_000)
+              history_deliveries=100_000, deadline_runs=60, burst_alerts=20, retries=40)
 
 
-MEASUREMENTS = ("latency", "ingest", "throughput", "sweep", "history")
+MEASUREMENTS = ("latency", "ingest", "throughput", "sweep", "history", "deadlines")
 
 
 def _wanted(name: str) -> bool:
@@ -60,6 +63,11 @@ def make_rows(sizes: Sizes) -> dict[str, Row]:
         "history_first": Row(f"History first page, {_count(sizes.history_deliveries)} deliveries", "< 100 ms server"),
         "history_deep": Row("History deep page in a filter (worst case)", "< 100 ms server"),
         "rss": Row("Peak RSS of a gunicorn worker (delivery run)", "—"),
+        "deadline": Row(f"Deadline alert − deadline p50 / p95 / p99 ({_count(sizes.deadline_runs)} runs)",
+                        "p99 < 1 s"),
+        "burst": Row(f"Rate-limited burst: arrival − free slot ({sizes.burst_alerts} alerts, one endpoint)",
+                     "p99 < 250 ms"),
+        "retry": Row(f"Retry: arrival − next_attempt_at ({_count(sizes.retries)} retries)", "p99 < 250 ms"),
     }
 
 
@@ -99,6 +107,36 @@ def _measure_ingest(port, seed, sizes: Sizes, label: str, rows, notes) -> None:
                  + (f" (first: {ingest.first_error})" if ingest.first_error else ""))
 
 
+def _announce_due(app) -> None:
+    """Wake the server's schedulers for rows the benchmark wrote itself (NOTIFY on PostgreSQL;
+    SQLite's schedulers see them within their 0.5 s poll)."""
+    from webapp import wakeups
+    from webapp.timeutil import utcnow
+
+    with app.app_context():
+        wakeups.wake_at(utcnow())
+
+
+def _measure_wakeups(app, env, workdir, port, receiver_port, seed, sizes: Sizes, label: str, rows, notes) -> None:
+    """Deadline alerts, a rate-limited burst and retries: how late after their moment they arrive."""
+    wakeup_seed = deadlines.seed_wakeups(app, receiver_port)
+    server = processes.start_gunicorn(env, workdir, "wakeups")
+    try:
+        _say(f"{label}: {sizes.deadline_runs} deadlines")
+        deadline = deadlines.deadline_lateness(port, receiver_port, seed.api_key, wakeup_seed, sizes.deadline_runs)
+        _say(f"{label}: a burst of {sizes.burst_alerts} alerts to one endpoint")
+        burst = deadlines.burst_lateness(port, receiver_port, seed.api_key, sizes.burst_alerts)
+        _say(f"{label}: {sizes.retries} retries")
+        retry = deadlines.retry_lateness(app, port, receiver_port, seed.api_key, wakeup_seed, sizes.retries)
+    finally:
+        processes.stop(server)
+    for key, lateness, limit_ms in (("deadline", deadline, 1000), ("burst", burst, 250), ("retry", retry, 250)):
+        rows[key].cells[label] = Cell(lateness.text(), lateness.p99 < limit_ms and lateness.matched == lateness.expected)
+        notes.append(f"{label}: {key} lateness max {lateness.maximum:.0f} ms; {lateness.matched} of "
+                     f"{lateness.expected} arrived; {lateness.errors} API errors"
+                     + (f" (first: {lateness.first_error})" if lateness.first_error else ""))
+
+
 def _measure(backend: database.Backend, workdir: Path, sizes: Sizes, rows: dict[str, Row], notes: list[str]) -> None:
     label = backend.label
     receiver, receiver_port = processes.start_receiver(workdir)
@@ -129,13 +167,17 @@ def _measure(backend: database.Backend, workdir: Path, sizes: Sizes, rows: dict[
                     from webapp.extensions import db
 
                     engine = db.engine
-                throughput = server_runs.delivery_throughput(engine, seed, sizes.deliveries, receiver_port, server.pid)
+                throughput = server_runs.delivery_throughput(engine, seed, sizes.deliveries, receiver_port, server.pid,
+                                                             announce=lambda: _announce_due(app))
             finally:
                 processes.stop(server)
             rows["throughput"].cells[label] = Cell(f"{throughput.per_second:,.0f}/s", throughput.per_second >= 500)
             notes.append(f"{label}: {throughput.delivered:,} of {throughput.expected:,} deliveries arrived; "
                          f"{throughput.end_to_end_per_second:,.0f}/s counted from the insert's commit")
             rows["rss"].cells[label] = Cell(" / ".join(f"{peak:.0f}" for peak in throughput.peak_rss_mib) + " MiB")
+
+        if _wanted("deadlines"):
+            _measure_wakeups(app, env, workdir, port, receiver_port, seed, sizes, label, rows, notes)
 
         if _wanted("sweep") or _wanted("history"):
             database.seed_bulk_owners(app, seed, receiver_port)

@@ -64,13 +64,17 @@ class Throughput:
     peak_rss_mib: list[float]
 
 
-def delivery_throughput(engine, seed: Seed, count: int, receiver_port: int, master_pid: int) -> Throughput:
+def delivery_throughput(engine, seed: Seed, count: int, receiver_port: int, master_pid: int,
+                        announce=None) -> Throughput:
     """Insert `count` due deliveries at once and count at the receiver while the server's
-    schedulers drain them; also read the workers' peak RSS (VmHWM) before they stop."""
+    schedulers drain them; also read the workers' peak RSS (VmHWM) before they stop.
+    `announce()` tells the schedulers they are due, as Tocsin's own writers do (`wake_at`)."""
     before = receiver_get(receiver_port, "/stats")["buckets"].get("tp", {}).get("count", 0)
     bulk.due_deliveries(engine, datetime.now(UTC), workspace_id=seed.workspace_id, rule_id=seed.throughput_rule_id,
                         job_id=seed.throughput_job_id, endpoint_ids=seed.throughput_endpoint_ids, count=count)
     committed = time.time()
+    if announce is not None:
+        announce()
     delivered, progress_at = 0, time.monotonic()
     bucket: dict = {}
     while delivered < count and time.monotonic() - progress_at < 30:

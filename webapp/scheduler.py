@@ -1,4 +1,9 @@
-"""APScheduler wiring only: which job runs how often. The work itself lives in services."""
+"""Scheduler wiring only: which job runs when. The work itself lives in services.
+
+Due work (deadlines, missed runs, alert repeats, delivery retries) runs on the wake-up loop
+(webapp/wakeups.py), which sleeps until the earliest next due moment. Work that is periodic by
+nature (the heartbeat, pruning old history) stays on APScheduler intervals.
+"""
 import logging
 import signal
 import threading
@@ -7,10 +12,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from webapp.extensions import db
-from webapp.services.alerting import sweeps
+from webapp.services.alerting import due as alerting_due
+from webapp.services.alerting import lifecycle, sweeps
 from webapp.services.delivery import jobs as engine_jobs
 from webapp.services.delivery import pool
 from webapp.timeutil import utcnow
+from webapp.wakeups import Source, WakeupLoop
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +38,25 @@ def _in_app_context(app: Flask, function):
 
 
 def _jobs(config) -> tuple:
-    """(job id, the service function it runs, its interval in seconds)."""
+    """The interval jobs: (job id, the service function it runs, its interval in seconds)."""
     return (
         ("heartbeat", engine_jobs.record_heartbeat, config["TOCSIN_HEARTBEAT_INTERVAL"]),
-        ("retry_due_deliveries", engine_jobs.retry_due_deliveries, config["TOCSIN_RETRY_INTERVAL"]),
-        ("sweep_deadlines", sweeps.sweep_deadlines, config["TOCSIN_SWEEP_INTERVAL"]),
         ("prune_history", engine_jobs.prune_history, config["TOCSIN_PRUNE_INTERVAL"]),
     )
 
 
+def wakeup_sources(config) -> list:
+    """The wake-up loop's sources, in the order a pass runs them: alerts first."""
+    return [
+        Source("sweep_deadlines", sweeps.sweep_deadlines, alerting_due.next_deadline),
+        Source("sweep_missed_runs", sweeps.sweep_missed_runs, alerting_due.next_missed_slot),
+        Source("sweep_repeats", lifecycle.sweep_repeats, alerting_due.next_repeat),
+        engine_jobs.RetrySource(longest_sleep=config["TOCSIN_RETRY_INTERVAL"]),
+    ]
+
+
 def build_scheduler(app: Flask) -> BackgroundScheduler:
-    # APScheduler logs every job run at INFO (every 2 s): keep its warnings and errors only.
+    # APScheduler logs every job run at INFO: keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for job_id, function, seconds in _jobs(app.config):
@@ -51,11 +66,13 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
 
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:
-    """Start the background scheduler in this process (call after any fork)."""
+    """Start the background scheduler and the wake-up loop in this process (call after any fork)."""
     scheduler = build_scheduler(app)
     scheduler.start()
     app.extensions["tocsin_scheduler"] = scheduler
-    log.info("scheduler started with jobs: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    loop = app.extensions["tocsin_wakeups"] = WakeupLoop(app, wakeup_sources(app.config)).start()
+    log.info("scheduler started with jobs: %s; on wake-ups: %s", ", ".join(job.id for job in scheduler.get_jobs()),
+             ", ".join(source.name for source in loop.sources))
     return scheduler
 
 
@@ -65,10 +82,13 @@ def stop_scheduler(app: Flask, wait: bool = True) -> None:
     back as `pending`. The send pool is stopped even without a scheduler (web workers send
     first attempts too).
 
-    Running jobs are always waited for: the retry job sees the stop and ends within about a
-    second, and one left running would claim again once the pool is gone (and start a new one).
+    The wake-up loop is always waited for: its retry pass sees the stop and ends at once, and
+    one left running would claim again once the pool is gone (and start a new one).
     """
     pool.begin_stop()
+    loop = app.extensions.pop("tocsin_wakeups", None)
+    if loop is not None:
+        loop.stop()
     scheduler = app.extensions.pop("tocsin_scheduler", None)
     if scheduler is not None:
         scheduler.shutdown(wait=True)

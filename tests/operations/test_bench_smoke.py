@@ -1,6 +1,7 @@
 """The benchmark (`make bench`) is run by hand, so this keeps its parts from rotting: the
 loopback receiver, the bulk data generator and the sweep measurement, at tiny sizes."""
 import json
+import urllib.error
 import urllib.request
 
 from bench import database, processes, scale, server_runs
@@ -36,3 +37,23 @@ def test_percentile_and_table_render():
     assert server_runs.percentile(list(range(1, 101)), 0.99) == 99
     row = Row("Sweep", "< 50 ms", {"SQLite": Cell("3 ms", True)})
     assert "3 ms  pass" in table([row], ["SQLite"])
+
+
+def test_receiver_fails_each_first_retry_attempt_and_records_the_retry_and_deadline_arrivals(tmp_path):
+    receiver, port = processes.start_receiver(tmp_path)
+    try:
+        def post(path: str, body: dict, webhook_id: str) -> int:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                             method="POST", headers={"webhook-id": webhook_id})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert [post("/retry/1", {}, "msg_a"), post("/retry/1", {}, "msg_a")] == [500, 200]
+        assert post("/deadline/0", {"data": {"run": {"external_id": "dl-1"}}}, "msg_b") == 200
+        assert set(server_runs.receiver_get(port, "/arrivals/retry")) == {"msg_a"}
+        assert set(server_runs.receiver_get(port, "/arrivals/deadline")) == {"dl-1"}
+    finally:
+        processes.stop(receiver)

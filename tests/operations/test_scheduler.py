@@ -1,5 +1,5 @@
-"""The scheduler wiring and its heartbeat (webapp/scheduler.py): the jobs run at their
-configured intervals, each scheduler process keeps one heartbeat row, and when none has beaten
+"""The scheduler wiring and its heartbeat (webapp/scheduler.py): the periodic jobs run at
+their configured intervals and the due work on the wake-up loop, each scheduler process keeps one heartbeat row, and when none has beaten
 for a minute every dashboard page says that alerts are not being retried and how to fix it —
 the commonest self-hosting mistake is a background process that is not running."""
 import os
@@ -16,13 +16,15 @@ from webapp.timeutil import utcnow
 
 BANNER = "alerts are not being retried"
 WORKER_COMMAND = "flask --app wsgi tocsin worker"
-INTERVALS = {"heartbeat": ("TOCSIN_HEARTBEAT_INTERVAL", 0.2), "retry_due_deliveries": ("TOCSIN_RETRY_INTERVAL", 0.7),
-             "sweep_deadlines": ("TOCSIN_SWEEP_INTERVAL", 1.3), "prune_history": ("TOCSIN_PRUNE_INTERVAL", 1800.0)}
+INTERVALS = {"heartbeat": ("TOCSIN_HEARTBEAT_INTERVAL", 0.2), "prune_history": ("TOCSIN_PRUNE_INTERVAL", 1800.0)}
+# Due work: on the wake-up loop, whose longest sleeps the old intervals became.
+WAKEUP_SOURCES = ["sweep_deadlines", "sweep_missed_runs", "sweep_repeats", "retry_due_deliveries"]
+LONGEST_SLEEPS = {"TOCSIN_RETRY_INTERVAL": 0.7, "TOCSIN_SWEEP_INTERVAL": 1.3, "TOCSIN_WAKEUP_POLL": 0.4}
 
 
 @pytest.fixture
 def app_config():
-    return {key: seconds for key, seconds in INTERVALS.values()}
+    return {**{key: seconds for key, seconds in INTERVALS.values()}, **LONGEST_SLEEPS}
 
 
 @pytest.fixture
@@ -71,6 +73,15 @@ def test_start_scheduler_registers_every_job_with_its_configured_interval(app, s
     assert app.extensions["tocsin_scheduler"] is scheduler
 
 
+def test_start_scheduler_runs_the_due_work_on_one_wake_up_loop_with_the_intervals_as_longest_sleeps(app, scheduler):
+    loop = app.extensions["tocsin_wakeups"]
+    assert loop.running and [source.name for source in loop.sources] == WAKEUP_SOURCES
+    retries = loop.sources[-1]
+    assert retries.longest_sleep == app.config["TOCSIN_RETRY_INTERVAL"]
+    # SQLite: the short poll is the longest sleep (PostgreSQL: TOCSIN_SWEEP_INTERVAL, NOTIFY wakes it).
+    assert loop.longest_sleep == app.config["TOCSIN_WAKEUP_POLL"]
+
+
 def test_scheduler_keeps_one_heartbeat_row_per_process_with_host_pid_started_and_last_beat(app, db, scheduler):
     (row,) = wait_for(db, lambda: heartbeats(db), "the first heartbeat")
     assert (row.host, row.pid) == (socket.gethostname(), os.getpid())
@@ -83,9 +94,11 @@ def test_scheduler_keeps_one_heartbeat_row_per_process_with_host_pid_started_and
 
 
 def test_stopping_the_scheduler_removes_it_from_the_app(app, scheduler):
+    loop = app.extensions["tocsin_wakeups"]
     stop_scheduler(app)
-    assert "tocsin_scheduler" not in app.extensions
+    assert "tocsin_scheduler" not in app.extensions and "tocsin_wakeups" not in app.extensions
     assert not scheduler.running
+    assert not loop.running and not any(thread.is_alive() for thread in loop._threads)
 
 
 @pytest.mark.parametrize("beat_age", [None, 61])

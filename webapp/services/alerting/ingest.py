@@ -78,7 +78,8 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
         reported = _store_report(workspace_id, clean, user_id, client_ip)
         db.session.commit()
     if reported.created:
-        wakeups.wake_at(reported.run.deadline_at)
+        if reported.run.status == "running":
+            wakeups.wake_at(reported.run.deadline_at)  # an earlier deadline wakes a scheduler at once
         wakeups.wake_at(reported.missing_after)
     return reported
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from webapp import wakeups
 from webapp.database import release_before_waiting
 from webapp.extensions import db
 from webapp.services import metrics
@@ -170,8 +171,12 @@ def _write(delivery: DeliverySnapshot, lease_until: datetime, transition: Transi
                       last_error=attempt_row["error"] if attempt_row is not None else result.error)
     if transition.error is not None:
         values["last_error"] = transition.error[:1000]
-    return outcomes.write(outcomes.Outcome(
+    status = outcomes.write(outcomes.Outcome(
         delivery_id=delivery.id, endpoint_id=delivery.endpoint.id, is_test=delivery.is_test, lease_until=lease_until,
         values=values, attempt_row=attempt_row,
         succeeded=None if result is None else result.outcome == "success",
         known_failing_since=delivery.endpoint.failing_since, disable_reason=transition.disable_reason))
+    if status == "pending":
+        wakeups.wake_at(transition.next_attempt_at)  # the retry leaves when due, not at a poll
+    wakeups.attempt_finished()  # its concurrency slot is free
+    return status

@@ -250,8 +250,8 @@ def release(delivery_id: int, lease_until: datetime) -> bool:
     return bool(released)
 
 
-def has_due() -> bool:
-    """Whether anything is due now (claimable or waiting for an endpoint's limits)."""
-    found = db.session.scalar(sa.select(sa.exists().where(due_condition(utcnow()))))
+def has_due(now: datetime | None = None) -> bool:
+    """Whether anything is due at `now` (claimable or waiting for an endpoint's limits)."""
+    found = db.session.scalar(sa.select(sa.exists().where(due_condition(now or utcnow()))))
     end_read()  # the caller may sleep next
     return bool(found)

@@ -5,46 +5,82 @@ import logging
 import os
 import socket
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Flask
 
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, SchedulerHeartbeat
-from webapp.services.delivery import claims, pool
+from webapp.services.delivery import claims, due, pool
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 64
+# One pass of the wake-up loop claims for at most this long, so deadlines never wait behind a backlog.
+PASS_SECONDS = 0.5
 LIMITED_POLL_SECONDS = 0.2  # due rows waiting for an endpoint's concurrency or rate limit
 PRUNE_BATCH = 1000
 
 
-def retry_due_deliveries(app: Flask) -> int:
-    """Claim due deliveries (retries, expired leases) and attempt them on the send pool.
+@dataclass
+class RetryPass:
+    """What one pass of claiming found: how many it claimed; `held_at`, the moment it found due
+    rows that no claim could take (their endpoints at their limits); `busy`, that it stopped
+    with claimable work left (its budget ran out), so the caller should go again at once."""
+
+    claimed: int = 0
+    held_at: datetime | None = None
+    busy: bool = False
+
+
+def retry_pass(app: Flask, budget: float = PASS_SECONDS) -> RetryPass:
+    """Claim due deliveries (retries, expired leases) and attempt them on the send pool, until
+    nothing claimable is left or `budget` seconds have passed. Never sleeps for a held-back
+    row: the wake-up loop (webapp/wakeups.py) sleeps until its endpoint frees a slot.
 
     Claims in batches of up to CLAIM_BATCH into the pool's short local queue, refilled when it
     runs below half (one claim then pays for many attempts). A queued claim's lease still
     covers the wait: the queue drains in well under a second at full speed, and an attempt
     whose lease no longer covers a whole attempt gives the row back instead of sending.
-    Keeps going while work flows, for about one interval. Returns how many deliveries it claimed.
     """
-    claimed = 0
-    budget = max(0.5, 0.9 * float(app.config.get("TOCSIN_RETRY_INTERVAL", 2.0)))
+    result = RetryPass()
     stop_at = time.monotonic() + budget
-    while not pool.is_stopping() and time.monotonic() < stop_at:
-        capacity = pool.free_capacity(app, wait_seconds=min(1.0, budget), queued=CLAIM_BATCH)
+    while not pool.is_stopping():
+        remaining = stop_at - time.monotonic()
+        if remaining <= 0:
+            result.busy = True
+            break
+        capacity = pool.free_capacity(app, wait_seconds=min(1.0, remaining), queued=CLAIM_BATCH)
         if capacity == 0:
             continue
         claimed_now = claims.claim_due(min(capacity, CLAIM_BATCH))
         if claimed_now:
             pool.submit_claimed(app, claimed_now)
-            claimed += len(claimed_now)
-        elif claims.has_due():
+            result.claimed += len(claimed_now)
+            continue
+        checked_at = utcnow()
+        if claims.has_due(checked_at):
+            result.held_at = checked_at
+        break
+    return result
+
+
+def retry_due_deliveries(app: Flask) -> int:
+    """Claim and attempt due deliveries for about one TOCSIN_RETRY_INTERVAL, waiting out the
+    endpoints' limits by polling (tests and one-off drains; the scheduler's wake-up loop calls
+    `retry_pass` and sleeps precisely instead). Returns how many deliveries it claimed."""
+    claimed = 0
+    budget = max(0.5, 0.9 * float(app.config.get("TOCSIN_RETRY_INTERVAL", 2.0)))
+    stop_at = time.monotonic() + budget
+    while not pool.is_stopping() and (remaining := stop_at - time.monotonic()) > 0:
+        result = retry_pass(app, remaining)
+        claimed += result.claimed
+        if result.held_at is not None:
             time.sleep(LIMITED_POLL_SECONDS)
-        else:
+        elif not result.busy:
             break
     return claimed
 
@@ -128,3 +164,41 @@ def prune_stale_heartbeats(older_than: timedelta = HEARTBEAT_FORGET_AFTER) -> in
 def record_heartbeat(app: Flask) -> None:
     """The heartbeat job: this process's row, kept per app, says its scheduler is alive."""
     app.extensions["tocsin_heartbeat_id"] = beat(app.extensions.get("tocsin_heartbeat_id"))
+
+
+class RetrySource:
+    """Deliveries as a source of the wake-up loop (webapp/wakeups.py): `run` is one claiming
+    pass; `next_moment` the earliest moment a delivery may be claimed, which after a pass that
+    found rows held back by their endpoints' limits is when one of those endpoints frees a slot."""
+
+    name = "retry_due_deliveries"
+
+    def __init__(self, longest_sleep: float | None = None):
+        self.last = RetryPass()
+        # While deliveries are queued the loop looks at least this often: rows held back by an
+        # attempt in flight in a process without a loop, or written without a wake-up.
+        self.longest_sleep = longest_sleep
+        self.in_pass = False
+        self.slot_freed = False  # an attempt of this process ended since the pass began
+
+    def run(self, app: Flask) -> int:
+        self.slot_freed, self.in_pass = False, True
+        try:
+            self.last = retry_pass(app)
+        finally:
+            self.in_pass = False
+        return self.last.claimed
+
+    def next_moment(self) -> datetime | None:
+        if self.last.busy or (self.last.held_at is not None and self.slot_freed):
+            return utcnow()  # go again at once: work is flowing, or a held row may now fit
+        return due.next_delivery_moment(self.last.held_at)
+
+    @property
+    def held_back(self) -> bool:
+        """Whether an attempt of this process ending matters: due rows wait for a slot, or a
+        pass under way may find them waiting (the end would come before the pass says so)."""
+        return self.in_pass or self.last.held_at is not None
+
+    def attempt_finished(self) -> None:
+        self.slot_freed = True

@@ -13,8 +13,10 @@ from datetime import datetime
 
 from flask import Flask
 
+from webapp import wakeups
 from webapp.extensions import db
 from webapp.services.delivery import attempt, claims
+from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,10 @@ def _submit(app: Flask, work, *args) -> Future | None:
 
 
 def _first_attempt(delivery_id: int) -> None:
-    attempt.claim_and_attempt(delivery_id)  # not claimed: another process has it, or its endpoint is at its limits
+    if attempt.claim_and_attempt(delivery_id) is None:
+        # Not claimed: another process has it, or its endpoint is at its limits; then a
+        # scheduler must claim it once a slot frees, so let one know it is due.
+        wakeups.wake_at(utcnow())
 
 
 def _claimed_attempt(delivery_id: int, lease_until: datetime) -> None:
