@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.support.engine_factories import make_endpoint
+from tests.support.factories import make_endpoint
 from tests.support.engine_process import Workers
 from webapp.models import Alert, Delivery, Rule, Run, Workspace
 from webapp.timeutil import isoformat, utcnow

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.support.engine_factories import make_alert, make_deliveries, make_endpoint, make_workspace
+from tests.support.factories import make_alert, make_deliveries, make_endpoint, make_workspace
 from webapp import wakeups
 from webapp.extensions import db as _db
 from webapp.models import DeliveryAttempt, Job, Rule, Workspace
