@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.support.factories import make_endpoint
 from tests.support.engine_process import Workers
+from tests.support.factories import make_endpoint
 from webapp.models import Alert, Delivery, Rule, Run, Workspace
 from webapp.timeutil import isoformat, utcnow
 
