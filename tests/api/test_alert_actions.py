@@ -38,7 +38,7 @@ def fire(api, receiver, count=1, job="nightly-report") -> list[int]:
     for _ in range(count):
         assert api.post("/runs", json={"job": job, "status": "failed"}).status_code == 201
     receiver.wait_for(already + count)
-    assert pool.wait_idle(10)
+    assert pool.wait_idle(30)
     return sorted(item["id"] for item in api.get("/alerts?state=firing").get_json()["items"])[-count:]
 
 
@@ -72,7 +72,7 @@ def test_resolving_by_hand_is_audited_sends_alert_resolved_and_a_second_time_is_
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "conflict"
     assert "resolved already" in again.get_json()["error"]["message"]
-    assert pool.wait_idle(10)
+    assert pool.wait_idle(30)
     assert len(receiver.requests) == 2 and audit_actions(db, alert_id) == ["alert.resolve"]
 
 
