@@ -134,6 +134,17 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_release_autocommit_connection)
 
 
+def open_listener(engine: Engine, channel: str):
+    """A PostgreSQL connection of its own (never handed back to the pool), in autocommit, that
+    LISTENs on `channel`; returns (the pool's wrapper to close, the psycopg connection)."""
+    listener = engine.raw_connection()
+    listener.detach()
+    connection = listener.dbapi_connection
+    connection.autocommit = True
+    connection.execute(f"LISTEN {channel}")
+    return listener, connection
+
+
 def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 

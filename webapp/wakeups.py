@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 
-from webapp.database import autocommit_connection, end_read, is_postgresql
+from webapp.database import autocommit_connection, end_read, is_postgresql, open_listener
 from webapp.extensions import db
 from webapp.timeutil import isoformat, utcnow
 
@@ -189,11 +189,7 @@ class WakeupLoop:
         while not self._stopping.is_set():
             listener = None
             try:
-                listener = engine.raw_connection()
-                listener.detach()  # our own connection, never handed back to the pool
-                connection = listener.dbapi_connection
-                connection.autocommit = True
-                connection.execute(f"LISTEN {CHANNEL}")
+                listener, connection = open_listener(engine, CHANNEL)
                 self.wake(utcnow())  # notices sent while nobody listened: look at the indexes again
                 self.listening.set()
                 failing = False

@@ -29,7 +29,7 @@ from collections.abc import Callable, Hashable
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from webapp.database import is_postgresql
+from webapp.database import is_postgresql, open_listener
 from webapp.extensions import db
 from webapp.models.change_notices import CHANNEL
 
@@ -117,11 +117,7 @@ class ApiCache:
         while not self._stopping.is_set():
             listener = None
             try:
-                listener = engine.raw_connection()
-                listener.detach()  # our own connection, never handed back to the pool
-                connection = listener.dbapi_connection
-                connection.autocommit = True
-                connection.execute(f"LISTEN {CHANNEL}")
+                listener, connection = open_listener(engine, CHANNEL)
                 self.listener_pid = connection.info.backend_pid  # for pg_stat_activity (and the tests)
                 self._failing = False
                 self._listen(engine, connection)
