@@ -4,11 +4,10 @@ from webapp.models.accounts import ApiKey, Membership, User, Workspace
 from webapp.models.alerts import ALERT_STATES, PAYLOAD_TYPES, Alert
 from webapp.models.audit import AuditEvent
 from webapp.models.deliveries import DELIVERY_STATUSES, Delivery, DeliveryAttempt
-from webapp.models.endpoints import Endpoint
+from webapp.models.endpoints import DEFAULT_MAX_ATTEMPTS, Endpoint
 from webapp.models.jobs import DEFAULT_GRACE_SECONDS, FAILED_STATUSES, JOB_STATUSES, RUN_STATUSES, Job, Run
 from webapp.models.rules import (
     DEFAULT_CONSECUTIVE_COUNT,
-    DEFAULT_MAX_ATTEMPTS,
     EVENT_CONDITIONS,
     EVENT_LABELS,
     RULE_EVENTS,

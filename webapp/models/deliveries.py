@@ -7,8 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.alerts import Alert
-from webapp.models.endpoints import Endpoint
-from webapp.models.rules import DEFAULT_MAX_ATTEMPTS
+from webapp.models.endpoints import DEFAULT_MAX_ATTEMPTS, Endpoint
 from webapp.timeutil import UTCDateTime, utcnow
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "dead")

@@ -7,6 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.timeutil import UTCDateTime, utcnow
 
+DEFAULT_MAX_ATTEMPTS = 8  # delivery attempts of an alert when neither its rule nor its endpoint says otherwise
+
 
 class Endpoint(db.Model):
     __table_args__ = (sa.Index("ix_endpoint_workspace_id_deleted_at", "workspace_id", "deleted_at"),)
@@ -21,9 +23,23 @@ class Endpoint(db.Model):
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # {"Header-Name": "<fernet token of the value>"}
     headers_encrypted: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # How attempts are signed (services/signing); the header names apply to the hex schemes only.
+    signature_scheme: Mapped[str] = mapped_column(sa.String(32), default="standard-webhooks",
+                                                  server_default="standard-webhooks")
+    signature_header: Mapped[str | None] = mapped_column(sa.String(100))
+    signature_header_prefix: Mapped[str | None] = mapped_column(sa.String(60))
+    # The receiver's own credential (Fernet tokens): a PagerDuty routing key, an ntfy access token.
+    routing_key_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    access_token_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     format: Mapped[str] = mapped_column(sa.String(16), default="json")
     template: Mapped[str | None] = mapped_column(sa.Text)
     timeout_seconds: Mapped[int] = mapped_column(default=10)
+    # Retry policy: the delays after the 1st, 2nd, … failed attempt (None: the default schedule)
+    # and the attempt budget of its deliveries, unless their rule sets one.
+    retry_delays_seconds: Mapped[list | None] = mapped_column(sa.JSON)
+    max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS, server_default="8")
+    # Keep only the newest N finished deliveries of this endpoint (None: by age only).
+    history_limit: Mapped[int | None] = mapped_column()
     is_active: Mapped[bool] = mapped_column(default=True)
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(500))
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

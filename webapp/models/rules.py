@@ -25,7 +25,6 @@ EVENT_CONDITIONS = {
     "run_verification_failed": "a run's own check of its result fails",
 }
 SEVERITIES = ("info", "warning", "critical")
-DEFAULT_MAX_ATTEMPTS = 8  # delivery attempts of an alert when its rule says nothing else
 DEFAULT_CONSECUTIVE_COUNT = 3  # failures in a row that a consecutive_failures rule waits for
 
 rule_endpoint = sa.Table(
@@ -47,7 +46,8 @@ class Rule(db.Model):
     threshold_seconds: Mapped[int | None] = mapped_column()
     consecutive_count: Mapped[int | None] = mapped_column()
     severity: Mapped[str] = mapped_column(sa.String(16), default="warning")
-    max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS)
+    # Overrides the endpoints' own attempt budget for this rule's alerts (None: theirs).
+    max_attempts: Mapped[int | None] = mapped_column()
     cooldown_seconds: Mapped[int] = mapped_column(default=300)
     # When its alert resolves, its endpoints get `alert.resolved`; while it fires unacknowledged,
     # `alert.repeated` every `repeat_interval_seconds` (None: never).
