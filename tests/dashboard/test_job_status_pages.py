@@ -4,8 +4,11 @@ shown truthfully (timed out once past the deadline, metadata on the run)."""
 import re
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
+from tests.support.factories import workspace_id_of
+from webapp.blueprints.dashboard.jobs import JOBS_PER_PAGE
 from webapp.models import AuditEvent, Job, Run
 from webapp.services.alerting import sweeps
 from webapp.timeutil import utcnow
@@ -43,6 +46,28 @@ def test_jobs_list_shows_each_status_in_colour_down_and_late_first(client, api, 
     assert "every hour; next expected" in row_of(html, "d-new")
     css = client.get("/static/tocsin.css").get_data(as_text=True)
     assert all(f".badge.job-{status}" in css for status in ("up", "late", "down", "new", "paused"))
+
+
+@pytest.mark.postgres_too
+def test_down_and_late_jobs_come_first_across_pages_not_only_within_one(client, api, db, database_uri):
+    workspace_id = workspace_id_of()
+    now = utcnow()
+    db.session.add_all([Job(workspace_id=workspace_id, slug=f"a-fine-{number:02}", name=f"fine {number}")
+                        for number in range(JOBS_PER_PAGE + 5)])
+    db.session.commit()
+    api.post("/runs", json={"job": "zz-broken", "status": "failed"})
+    api.post("/runs", json={"job": "zy-stuck", "status": "running", "deadline_seconds": 1})
+    api.post("/jobs", json={"slug": "zx-late", "schedule": {"every_seconds": 3600}})
+    make_late(db, "zx-late")
+    stuck = db.session.scalar(sa.select(Run).join(Job).where(Job.slug == "zy-stuck"))
+    stuck.deadline_at = now - timedelta(seconds=5)  # open past its deadline: timed out, so down
+    db.session.commit()
+
+    first_page = re.findall(r'<tr data-job="([^"]+)">', client.get("/jobs").get_data(as_text=True))
+    assert first_page[:3] == ["zy-stuck", "zz-broken", "zx-late"]
+    assert len(first_page) == JOBS_PER_PAGE
+    second_page = re.findall(r'<tr data-job="([^"]+)">', client.get("/jobs?page=2").get_data(as_text=True))
+    assert second_page == [f"a-fine-{number:02}" for number in range(JOBS_PER_PAGE - 3, JOBS_PER_PAGE + 5)]
 
 
 def test_job_page_shows_the_schedule_in_words_and_the_next_expected_time(client, api):

@@ -43,10 +43,9 @@ def _helpers(now) -> dict:
 @login_required
 def jobs():
     now = utcnow()
-    page = db.paginate(scoped(Job).order_by(Job.slug), page=request.args.get("page", 1, type=int),
-                       per_page=JOBS_PER_PAGE, error_out=False)
+    page = db.paginate(scoped(Job).order_by(job_status.attention_rank(now), Job.slug),
+                       page=request.args.get("page", 1, type=int), per_page=JOBS_PER_PAGE, error_out=False)
     rows = [(row, job_status.job_status(row.job, row.recent, now)) for row in jobs_service.summaries(list(page.items))]
-    rows.sort(key=lambda pair: job_status.STATUS_RANK.get(pair[1], len(job_status.STATUS_RANK)))  # stable: by slug
     return render_template("dashboard/jobs.html", page=page, rows=rows,
                            base_url=current_app.config["TOCSIN_BASE_URL"], **_helpers(now))
 

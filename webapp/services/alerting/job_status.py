@@ -9,6 +9,7 @@
 """
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from croniter import CroniterError
 
 from webapp.models import FAILED_STATUSES, Job, Run
@@ -59,3 +60,21 @@ def job_status(job: Job, runs: list[Run], now: datetime | None = None) -> str:
 def next_expected_at(job: Job) -> datetime | None:
     """The next expected start shown to people: none while paused or unscheduled."""
     return None if job.is_paused or not job.schedule else job.expected_at
+
+
+def attention_rank(now: datetime) -> sa.ColumnElement:
+    """`STATUS_RANK` as SQL (0 down, 1 late, 2 the rest), so the Jobs list can put down and late
+    jobs first across all its pages, not only within one. It reads the moments the scheduler
+    keeps (`expected_at`, `missing_after`) and the newest finished run, found through the
+    (job_id, started_at) index walking back only past open runs."""
+    finished = sa.or_(Run.status != "running", Run.timed_out_at.is_not(None), Run.deadline_at <= now)
+    last_failed = (sa.select(sa.case((Run.status == "running", 1), (Run.status.in_(FAILED_STATUSES), 1), else_=0))
+                   .where(Run.job_id == Job.id, finished)
+                   .order_by(Run.started_at.desc(), Run.id.desc()).limit(1).scalar_subquery())
+    return sa.case(
+        (Job.is_paused, 2),
+        (last_failed == 1, STATUS_RANK["down"]),
+        (Job.missing_after <= now, STATUS_RANK["down"]),
+        (Job.expected_at <= now, STATUS_RANK["late"]),
+        else_=2,
+    )
