@@ -5,14 +5,14 @@ every process shares.
 Existing users start at version 0; sessions made before this version carry no version and are
 read as version 0, so nobody is logged out by the upgrade.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0008"  # 0009 once the URL encryption lands
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
