@@ -3,6 +3,7 @@ import logging
 
 from flask import Flask
 
+from webapp import security
 from webapp.config import PROJECT_ROOT, load_config
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sessions import CookieSessionOutsideApi
@@ -20,6 +21,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     app.config.update(config_overrides or {})
     app.session_interface = CookieSessionOutsideApi()
     register_logging(app)
+    security.init_app(app, overridden=frozenset(config_overrides or {}))
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)

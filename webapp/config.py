@@ -1,10 +1,12 @@
 """Configuration read from the environment, with safe defaults (documented in README.md)."""
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
+REMEMBER_DAYS = 30  # "Remember me" keeps a browser logged in at most this long
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -94,9 +96,11 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_METRICS_TOKEN": os.environ.get("TOCSIN_METRICS_TOKEN", ""),
         # PostgreSQL only; the tests turn it on where they test it (its listener is a thread).
         "TOCSIN_API_CACHE": _flag("TOCSIN_API_CACHE", environment != "testing"),
+        # `Secure` is added by create_app when TOCSIN_BASE_URL is https (webapp/security.py).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=REMEMBER_DAYS),
         "WTF_CSRF_TIME_LIMIT": None,
     }

@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from webapp.extensions import db
+from webapp.services import throttle
 from webapp.services.alerting import due as alerting_due
 from webapp.services.alerting import lifecycle, sweeps
 from webapp.services.delivery import jobs as engine_jobs
@@ -42,6 +43,7 @@ def _jobs(config) -> tuple:
     return (
         ("heartbeat", engine_jobs.record_heartbeat, config["TOCSIN_HEARTBEAT_INTERVAL"]),
         ("prune_history", engine_jobs.prune_history, config["TOCSIN_PRUNE_INTERVAL"]),
+        ("prune_auth_throttle", throttle.prune, config["TOCSIN_PRUNE_INTERVAL"]),
     )
 
 

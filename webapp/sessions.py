@@ -4,6 +4,7 @@ import json
 from flask import session
 from flask.sessions import SecureCookieSessionInterface
 
+from webapp import security
 from webapp.services import crypto
 
 API_PREFIX = "/api/"
@@ -31,7 +32,8 @@ def keep_for_next_page(name: str, value: dict) -> None:
 def take_from_session(name: str, belongs=lambda value: True) -> dict | None:
     """The value `keep_for_next_page` kept under `name`, removed from the session, when
     `belongs(value)` (it is for this page); otherwise None, and it stays for its own page. A
-    value that cannot be decrypted (the keys changed meanwhile) is dropped."""
+    value that cannot be decrypted (the keys changed meanwhile) is dropped. A page that shows
+    one is never cached (`Cache-Control: no-store`)."""
     token = session.get(name)
     if not isinstance(token, str):
         session.pop(name, None)
@@ -44,4 +46,5 @@ def take_from_session(name: str, belongs=lambda value: True) -> dict | None:
     if not belongs(value):
         return None
     session.pop(name, None)
+    security.no_store()
     return value

@@ -16,11 +16,12 @@ from webapp.models.rules import (
     rule_endpoint,
 )
 from webapp.models.scheduler import SchedulerHeartbeat
+from webapp.models.throttle import AuthThrottle
 
 __all__ = [
     "ALERT_STATES", "DEFAULT_GRACE_SECONDS", "FAILED_STATUSES", "JOB_STATUSES", "PAYLOAD_TYPES",
     "DEFAULT_CONSECUTIVE_COUNT", "DEFAULT_MAX_ATTEMPTS", "EVENT_CONDITIONS", "EVENT_LABELS",
-    "Alert", "ApiKey", "AuditEvent", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
+    "Alert", "ApiKey", "AuditEvent", "AuthThrottle", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
     "Endpoint", "Job", "Membership", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
     "SEVERITIES", "SchedulerHeartbeat", "User", "Workspace", "rule_endpoint",
 ]

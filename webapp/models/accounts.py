@@ -21,10 +21,17 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session and remember-me cookie (see `get_id`): raising it on log-out ends
+    # every session of this user, on every browser, at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="user", order_by="Membership.id", lazy="selectin"
     )
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie: `<id>.<version>`."""
+        return f"{self.id}.{self.session_version}"
 
     @property
     def workspace_id(self) -> int | None:

@@ -64,11 +64,48 @@ def create_user(email: str, password: str, *, client_ip: str | None = None, from
     return user
 
 
+_unknown_user_hash: str | None = None
+
+
+def _hash_to_compare(user: User | None) -> str:
+    """The user's hash, or for an unknown email one made the same way, so that both answers
+    cost one password check and take the same time (no enumeration of accounts by timing)."""
+    global _unknown_user_hash
+    if user is not None:
+        return user.password_hash
+    if _unknown_user_hash is None:
+        _unknown_user_hash = generate_password_hash(secrets.token_urlsafe(16))
+    return _unknown_user_hash
+
+
 def authenticate(email: str, password: str) -> User | None:
     user = find_user(email)
-    if user is None or not check_password_hash(user.password_hash, password):
+    if not check_password_hash(_hash_to_compare(user), password) or user is None:
         return None
     user.last_login_at = utcnow()
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Every session and remember-me cookie of this user stops working (log-out, and later a
+    password change): they carry the old session version. The caller commits."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def _small_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18  # within the database's integers
+
+
+def user_from_session_id(session_id: str) -> User | None:
+    """The user a session or remember-me cookie names (`<id>.<version>`, see `User.get_id`),
+    or None when it is malformed or its version has ended. Sessions made before versions
+    existed carry the id alone and count as version 0."""
+    user_id, _, version = str(session_id).partition(".")
+    if not _small_number(user_id) or (version and not _small_number(version)):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or int(version or 0) != (user.session_version or 0):
+        return None
     return user
 
 

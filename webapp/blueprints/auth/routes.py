@@ -1,5 +1,5 @@
 """Sign-up, log-in and log-out."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.blueprints.auth import bp
@@ -7,8 +7,7 @@ from webapp.blueprints.auth.forms import LoginForm, SignupForm
 from webapp.blueprints.form_errors import show_errors
 from webapp.blueprints.navigation import safe_next
 from webapp.extensions import db, login_manager
-from webapp.models import User
-from webapp.services import accounts
+from webapp.services import accounts, throttle
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see this page."
@@ -16,8 +15,18 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    return db.session.get(User, int(user_id))
+def load_user(session_id: str):
+    return accounts.user_from_session_id(session_id)
+
+
+def _throttled(form, template: str, seconds: int):
+    """429 with Retry-After, the form kept, and the wait in words on the form."""
+    minutes = max(1, round(seconds / 60))
+    show_errors(form, {"email": f"Too many attempts from here or for this account. Try again in "
+                                f"{minutes} minute{'s' if minutes != 1 else ''}."})
+    response = make_response(render_template(template, form=form), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -26,6 +35,11 @@ def signup():
         return redirect(url_for("dashboard.overview"))
     form = SignupForm()
     if form.validate_on_submit():
+        address = throttle.address_key(throttle.SIGNUP_ADDRESS, request.remote_addr)
+        wait = throttle.retry_after([address])
+        if wait:
+            return _throttled(form, "auth/signup.html", wait)
+        throttle.record([address])
         try:
             user = accounts.create_user(form.email.data, form.password.data, client_ip=request.remote_addr)
         except accounts.AccountError as error:
@@ -44,10 +58,17 @@ def login():
         return redirect(url_for("dashboard.overview"))
     form = LoginForm()
     if form.validate_on_submit():
+        keys = [throttle.account_key(form.email.data),
+                throttle.address_key(throttle.LOGIN_ADDRESS, request.remote_addr)]
+        wait = throttle.retry_after(keys)
+        if wait:
+            return _throttled(form, "auth/login.html", wait)
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
+            throttle.record(keys)
             show_errors(form, {"password": "Wrong email or password."})
         else:
+            throttle.clear(keys[0])
             db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next"), url_for("dashboard.overview")))
@@ -57,6 +78,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    accounts.end_sessions(current_user)
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

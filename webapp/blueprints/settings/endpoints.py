@@ -79,12 +79,11 @@ def endpoint_detail(endpoint_id: int):
         session.pop(TEST_OUTCOME)
     else:
         outcome = None
-    response = render_template(
+    return render_template(
         "settings/endpoints/detail.html", endpoint=endpoint, health=service.health(endpoint),
         header_names=sorted(endpoint.headers_encrypted or {}), shown_secret=shown, test_outcome=outcome,
         deliveries=history.recent_deliveries(endpoint.workspace_id, endpoint_id=endpoint.id),
         previous_valid_until=service.previous_secret_valid_until(endpoint))
-    return (response, 200, {"Cache-Control": "no-store"}) if shown else response
 
 
 @bp.route("/alerts/endpoints/<int:endpoint_id>/edit", methods=["GET", "POST"])

@@ -1,0 +1,188 @@
+"""Log-in and sign-up throttling: counted in the database, so it holds across processes; answers
+for unknown emails take as long as for known ones."""
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.support.accounts import PASSWORD
+from tests.support.app import make_app
+from webapp.extensions import db as _db
+from webapp.models import AuthThrottle
+from webapp.services import accounts, throttle
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WRONG = "not the password at all"
+
+
+def login(client, email="owner@example.com", password=WRONG):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.mark.postgres_too
+def test_the_eleventh_wrong_password_is_refused_with_429_and_then_even_the_right_one(auth, client, database_uri):
+    auth.signup()
+    auth.logout()
+    for _ in range(throttle.LOGIN_ACCOUNT.attempts):
+        assert login(client).status_code == 200  # the form again, "Wrong email or password."
+
+    refused = login(client, password=PASSWORD)
+
+    assert refused.status_code == 429
+    assert 800 <= int(refused.headers["Retry-After"]) <= 900
+    assert "Too many attempts" in refused.get_data(as_text=True)
+    assert client.get("/overview").status_code == 302  # not logged in
+
+
+def test_a_throttled_account_does_not_lock_out_others_from_the_same_address(auth, client):
+    auth.signup()
+    auth.logout()
+    auth.signup("colleague@example.com")
+    auth.logout()
+    for _ in range(throttle.LOGIN_ACCOUNT.attempts):
+        login(client)
+    assert login(client, "colleague@example.com", PASSWORD).status_code == 302
+
+
+def test_a_successful_log_in_clears_the_accounts_count(auth, client):
+    auth.signup()
+    auth.logout()
+    for _ in range(throttle.LOGIN_ACCOUNT.attempts - 1):
+        login(client)
+    assert login(client, password=PASSWORD).status_code == 302
+    auth.logout()
+    for _ in range(throttle.LOGIN_ACCOUNT.attempts - 1):
+        assert login(client).status_code == 200
+    assert login(client, password=PASSWORD).status_code == 302
+
+
+def test_one_address_trying_many_accounts_is_throttled(client):
+    for number in range(throttle.LOGIN_ADDRESS.attempts):
+        assert login(client, f"guess{number}@example.com").status_code == 200
+    assert login(client, "yet-another@example.com").status_code == 429
+
+
+@pytest.mark.postgres_too
+def test_the_window_ends(auth, client, db, database_uri):
+    auth.signup()
+    auth.logout()
+    for _ in range(throttle.LOGIN_ACCOUNT.attempts):
+        login(client)
+    assert login(client, password=PASSWORD).status_code == 429
+    for row in db.session.scalars(sa.select(AuthThrottle)):
+        row.window_started_at -= throttle.LOGIN_ACCOUNT.window + timedelta(seconds=1)
+    db.session.commit()
+    assert login(client, password=PASSWORD).status_code == 302
+
+
+def test_old_counters_are_pruned(auth, client, db):
+    auth.signup()
+    auth.logout()
+    login(client)
+    login(client, "someone@example.com")
+    old = db.session.scalars(sa.select(AuthThrottle)).first()
+    old.window_started_at -= throttle.FORGET_AFTER + timedelta(minutes=1)
+    db.session.commit()
+    assert throttle.prune() == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuthThrottle)) >= 1
+
+
+def test_the_table_holds_no_email_in_clear(auth, client, db):
+    auth.signup()
+    auth.logout()
+    login(client)
+    keys = db.session.scalars(sa.select(AuthThrottle.key)).all()
+    assert keys and not any("owner" in key for key in keys)
+
+
+def test_sign_ups_from_one_address_are_throttled(auth):
+    for number in range(throttle.SIGNUP_ADDRESS.attempts):
+        assert auth.signup(f"user{number}@example.com").status_code == 302
+        auth.logout()
+    refused = auth.signup("one-too-many@example.com")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
+def test_known_and_unknown_emails_take_the_same_time(app, client, db):
+    """Measured over 20 tries each, interleaved, on accounts that are never throttled (one try
+    each); asserted on the median difference, with a generous bound (the hash alone costs
+    about 100 ms, which is what an unknown email used to skip)."""
+    for number in range(20):
+        accounts.create_user(f"known{number}@example.com", PASSWORD)
+    db.session.commit()
+    known, unknown = [], []
+    for number in range(20):
+        for email, times in ((f"known{number}@example.com", known), (f"nobody{number}@example.com", unknown)):
+            started = time.perf_counter()
+            assert login(client, email).status_code == 200
+            times.append(time.perf_counter() - started)
+    assert abs(statistics.median(known) - statistics.median(unknown)) < 0.020
+
+
+# --- across processes: two gunicorn workers count the same attempts -------------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def login_over_http(base_url: str, password: str) -> requests.Response:
+    """A fresh browser each time (new connection and cookies), so attempts spread over the workers."""
+    with requests.Session() as browser:
+        form = browser.get(base_url + "/login", timeout=10).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+        return browser.post(base_url + "/login", data={"csrf_token": token, "email": "owner@example.com",
+                                                        "password": password},
+                            allow_redirects=False, timeout=10)
+
+
+@pytest.fixture
+def gunicorn_with_two_workers(tmp_path):
+    database_uri = f"sqlite:///{tmp_path / 'tocsin.db'}"
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("TOCSIN_", "GUNICORN_"))}
+    env.update(TOCSIN_ENV="production", DATABASE_URL=database_uri, SECRET_KEY="test-secret-key-not-for-production",
+               TOCSIN_SCHEDULER="off", TOCSIN_BASE_URL="http://127.0.0.1")
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO_ROOT, env=env,
+                   check=True, capture_output=True, timeout=60)
+    app = make_app(tmp_path, database_uri)
+    with app.app_context():
+        accounts.create_user("owner@example.com", PASSWORD)
+        _db.session.commit()
+        _db.session.remove()
+        _db.engine.dispose()
+    port = free_port()
+    log = open(tmp_path / "gunicorn.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
+                                f"127.0.0.1:{port}", "--workers", "2", "--threads", "1", "wsgi:app"],
+                               cwd=REPO_ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                requests.get(base_url + "/login", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        os.killpg(process.pid, 9)
+        process.wait(10)
+        log.close()
+
+
+def test_throttling_holds_across_two_gunicorn_workers(gunicorn_with_two_workers):
+    statuses = [login_over_http(gunicorn_with_two_workers, WRONG).status_code
+                for _ in range(throttle.LOGIN_ACCOUNT.attempts)]
+    assert statuses == [200] * throttle.LOGIN_ACCOUNT.attempts
+    assert login_over_http(gunicorn_with_two_workers, PASSWORD).status_code == 429
+    assert login_over_http(gunicorn_with_two_workers, PASSWORD).status_code == 429
