@@ -7,14 +7,19 @@ from webapp.extensions import db
 
 HTTP_ERROR_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    405: "method_not_allowed", 408: "request_timeout", 409: "conflict", 413: "payload_too_large",
     415: "unsupported_media_type", 428: "confirmation_required", 429: "rate_limited",
     500: "internal_error", 503: "unavailable",
 }
 
 
+HTTP_ERROR_TITLES = {408: "Request timed out", 413: "Request too large", 429: "Too many requests"}
+# The client's body was not read to its end: the connection cannot carry another request.
+BODY_LEFT_UNREAD = (408, 413)
+
+
 class ApiError(Exception):
-    """Raise anywhere under /api/v1 to answer with the one JSON error shape."""
+    """Raise anywhere under /api/v1 to answer with the one JSON error shape (elsewhere: the error page)."""
 
     def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
         super().__init__(message)
@@ -35,7 +40,15 @@ def _wants_json() -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
-        return json_error(error.status, error.code, error.message, error.fields)
+        if _wants_json():
+            response = json_error(error.status, error.code, error.message, error.fields)
+        else:
+            response = (render_template("errors/error.html", status=error.status,
+                                        title=HTTP_ERROR_TITLES.get(error.status, "Refused"), message=error.message),
+                        error.status)
+        if error.status in BODY_LEFT_UNREAD:
+            return response[0], response[1], {"Connection": "close"}
+        return response
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):

@@ -1,26 +1,19 @@
 """Log-in and sign-up throttling: counted in the database, so it holds across processes; answers
 for unknown emails take as long as for known ones."""
-import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 
 from tests.support.accounts import PASSWORD
-from tests.support.app import make_app
-from webapp.extensions import db as _db
+from tests.support.gunicorn import gunicorn
 from webapp.models import AuthThrottle
 from webapp.services import accounts, throttle
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 WRONG = "not the password at all"
 
 
@@ -130,12 +123,6 @@ def test_known_and_unknown_emails_take_the_same_time(app, client, db):
 
 # --- across processes: two gunicorn workers count the same attempts -------------------------
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def login_over_http(base_url: str, password: str) -> requests.Response:
     """A fresh browser each time (new connection and cookies), so attempts spread over the workers."""
     with requests.Session() as browser:
@@ -148,36 +135,9 @@ def login_over_http(base_url: str, password: str) -> requests.Response:
 
 @pytest.fixture
 def gunicorn_with_two_workers(tmp_path):
-    database_uri = f"sqlite:///{tmp_path / 'tocsin.db'}"
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("TOCSIN_", "GUNICORN_"))}
-    env.update(TOCSIN_ENV="production", DATABASE_URL=database_uri, SECRET_KEY="test-secret-key-not-for-production",
-               TOCSIN_SCHEDULER="off", TOCSIN_BASE_URL="http://127.0.0.1")
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO_ROOT, env=env,
-                   check=True, capture_output=True, timeout=60)
-    app = make_app(tmp_path, database_uri)
-    with app.app_context():
-        accounts.create_user("owner@example.com", PASSWORD)
-        _db.session.commit()
-        _db.session.remove()
-        _db.engine.dispose()
-    port = free_port()
-    log = open(tmp_path / "gunicorn.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
-                                f"127.0.0.1:{port}", "--workers", "2", "--threads", "1", "wsgi:app"],
-                               cwd=REPO_ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                requests.get(base_url + "/login", timeout=5)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with gunicorn(tmp_path, workers=2, threads=1,
+                  seed=lambda app: accounts.create_user("owner@example.com", PASSWORD)) as base_url:
         yield base_url
-    finally:
-        os.killpg(process.pid, 9)
-        process.wait(10)
-        log.close()
 
 
 def test_throttling_holds_across_two_gunicorn_workers(gunicorn_with_two_workers):

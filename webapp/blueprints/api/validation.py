@@ -3,16 +3,12 @@ from flask import request
 
 from webapp.errors import ApiError
 
-MAX_JSON_BYTES = 64 * 1024
-
 
 def json_body(allowed: set[str] | None = None, *, required: bool = True) -> dict:
-    """The request's JSON object; unknown fields, non-JSON or a non-object body → ApiError."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "payload_too_large", f"The body is larger than {MAX_JSON_BYTES} bytes.")
+    """The request's JSON object; unknown fields, non-JSON or a non-object body → ApiError.
+    The body was read, and its size and time bounded, before the request began
+    (webapp/request_bodies.py)."""
     raw = request.get_data(cache=True)
-    if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, "payload_too_large", f"The body is larger than {MAX_JSON_BYTES} bytes.")
     if not raw.strip():
         if required:
             raise ApiError(400, "invalid_json", "The body is empty; send a JSON object.")
