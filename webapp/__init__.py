@@ -3,7 +3,7 @@ import logging
 
 from flask import Flask
 
-from webapp import request_bodies, security
+from webapp import request_bodies, request_values, security
 from webapp.config import PROJECT_ROOT, load_config
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sessions import CookieSessionOutsideApi
@@ -23,6 +23,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     register_logging(app)
     security.init_app(app, overridden=frozenset(config_overrides or {}))
     request_bodies.init_app(app)  # first before-request function: bodies are read before anything else
+    request_values.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)

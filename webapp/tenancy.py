@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import abort, g, request
 from flask_login import current_user
 
+from webapp import validators
 from webapp.extensions import db
 from webapp.services import audit as audit_service
 
@@ -37,10 +38,9 @@ def scoped(model) -> sa.Select:
 
 def get_or_404(model, object_id, *, include_deleted: bool = False):
     """One row of the current workspace by id, or a 404 for anything else."""
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
+    if not validators.is_id(object_id):
         abort(404)
+    object_id = int(object_id)
     statement = sa.select(model).where(model.id == object_id, model.workspace_id == current_workspace_id())
     if hasattr(model, "deleted_at") and not include_deleted:
         statement = statement.where(model.deleted_at.is_(None))

@@ -4,7 +4,7 @@ from flask import current_app, jsonify, request
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.pagination import collection, count_rows, keyset_rows, page_cursor
-from webapp.blueprints.api.validation import json_body, page_limit
+from webapp.blueprints.api.validation import json_body, page_limit, query_number
 from webapp.errors import ApiError, json_error
 from webapp.extensions import db
 from webapp.models import Alert, Delivery
@@ -44,14 +44,7 @@ def _page_json(alerts: list[Alert]) -> list[dict]:
 
 def _offset(cursor: int | None) -> int:
     """`?offset=`, kept for clients that page with `next_offset`; a cursor page takes none."""
-    raw = request.args.get("offset", "0")
-    try:
-        offset = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_filter", "offset must be a whole number.", {"offset": "Not a number."}) from None
-    if not 0 <= offset <= MAX_OFFSET:
-        raise ApiError(400, "invalid_filter", f"offset must be between 0 and {MAX_OFFSET}.",
-                       {"offset": f"Between 0 and {MAX_OFFSET}."})
+    offset = query_number("offset", default=0, minimum=0, maximum=MAX_OFFSET)
     if offset and cursor is not None:
         raise ApiError(400, "invalid_filter", "Page with cursor or with offset, not both.",
                        {"offset": "Not with cursor."})

@@ -5,7 +5,7 @@ from flask import current_app, jsonify, request
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.pagination import collection, page_cursor
-from webapp.blueprints.api.validation import page_limit
+from webapp.blueprints.api.validation import page_limit, query_id
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
@@ -50,18 +50,11 @@ def attempt_json(attempt: DeliveryAttempt) -> dict:
     }
 
 
-def _id_argument(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise ApiError(400, "invalid_filter", f"{name} must be a numeric id.", {name: "Not an id."})
-    return int(raw)
 
 
 def _owned_id(name: str, model) -> int | None:
     """A filter id that must name a row of this workspace (deleted endpoints included)."""
-    object_id = _id_argument(name)
+    object_id = query_id(name)
     if object_id is not None and db.session.scalar(
             sa.select(model.id).where(model.id == object_id, model.workspace_id == current_workspace_id())) is None:
         raise ApiError(400, "invalid_filter", f"No {model.__name__.lower()} {object_id} in this workspace.",

@@ -5,11 +5,10 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from flask import request
 
+from webapp import validators
 from webapp.blueprints.api.validation import page_limit
 from webapp.errors import ApiError
 from webapp.extensions import db
-
-MAX_ID = 2**63 - 1  # the largest id a database column holds; a larger cursor was not ours
 
 
 def page_cursor() -> int | None:
@@ -17,7 +16,7 @@ def page_cursor() -> int | None:
     raw = request.args.get("cursor", "").strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_ID):
+    if not validators.is_id(raw):
         raise ApiError(400, "invalid_filter", "cursor is not one this API returned.",
                        {"cursor": "Use next_cursor from the previous page."})
     return int(raw)

@@ -1,6 +1,7 @@
 """Reading JSON request bodies for the API: one place that turns bad input into a 400."""
 from flask import request
 
+from webapp import validators
 from webapp.errors import ApiError
 
 
@@ -23,6 +24,9 @@ def json_body(allowed: set[str] | None = None, *, required: bool = True) -> dict
         raise ApiError(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    problems = validators.json_problems(data)
+    if problems:
+        raise ApiError(400, "validation_error", "Some values cannot be stored; see `fields`.", problems)
     if allowed is not None:
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -31,13 +35,24 @@ def json_body(allowed: set[str] | None = None, *, required: bool = True) -> dict
     return data
 
 
-def page_limit(default: int = 50, maximum: int = 200) -> int:
-    raw = request.args.get("limit", default)
+def query_number(name: str, *, default: int | None = None, minimum: int = 0,
+                 maximum: int = validators.MAX_INTEGER) -> int | None:
+    """A whole-number query argument within [minimum, maximum] (`default` when absent); 400
+    `invalid_filter` naming it otherwise. The one parser of numbers in query strings."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
     try:
-        limit = int(raw)
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid_filter", "limit must be a whole number.", {"limit": "Not a number."}) from None
-    if not 1 <= limit <= maximum:
-        raise ApiError(400, "invalid_filter", f"limit must be between 1 and {maximum}.",
-                       {"limit": f"Between 1 and {maximum}."})
-    return limit
+        return validators.whole_number(raw, minimum=minimum, maximum=maximum)
+    except ValueError as error:
+        raise ApiError(400, "invalid_filter", f"{name} {error}.", {name: f"Must be a whole number from {minimum} "
+                                                                        f"to {maximum}."}) from None
+
+
+def query_id(name: str) -> int | None:
+    """An id in a query argument (a row's id: 1 … the database's largest), or None when absent."""
+    return query_number(name, minimum=1)
+
+
+def page_limit(default: int = 50, maximum: int = 200) -> int:
+    return query_number("limit", default=default, minimum=1, maximum=maximum)

@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from webapp.blueprints.dashboard import bp
-from webapp.blueprints.navigation import safe_next
+from webapp.blueprints.navigation import page_number, safe_next
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import EVENT_LABELS, SEVERITIES, Alert, Job
@@ -39,7 +39,7 @@ def alerts():
         error, filters = invalid, alert_service.AlertFilter()
     statement = alert_service.filtered(current_workspace_id(), filters,
                                        unacknowledged_first=filters.state == "firing")
-    page = db.paginate(statement, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(statement, page=page_number(), per_page=PER_PAGE, error_out=False)
     items = list(page.items)
     kept = {name: value for name, value in chosen.items() if value}
     others = {name: value for name, value in kept.items() if name != "state"}

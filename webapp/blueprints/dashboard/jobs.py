@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from webapp.blueprints.dashboard import bp
 from webapp.blueprints.dashboard.job_forms import ScheduleForm
 from webapp.blueprints.form_errors import show_errors
+from webapp.blueprints.navigation import page_number
 from webapp.extensions import db
 from webapp.models import Job
 from webapp.services.alerting import job_runs as jobs_service
@@ -44,7 +45,7 @@ def _helpers(now) -> dict:
 def jobs():
     now = utcnow()
     page = db.paginate(scoped(Job).order_by(job_status.attention_rank(now), Job.slug),
-                       page=request.args.get("page", 1, type=int), per_page=JOBS_PER_PAGE, error_out=False)
+                       page=page_number(), per_page=JOBS_PER_PAGE, error_out=False)
     rows = [(row, job_status.job_status(row.job, row.recent, now)) for row in jobs_service.summaries(list(page.items))]
     return render_template("dashboard/jobs.html", page=page, rows=rows,
                            base_url=current_app.config["TOCSIN_BASE_URL"], **_helpers(now))
@@ -59,7 +60,7 @@ def _job_or_404(slug: str) -> Job:
 
 def _render_detail(job: Job, form: ScheduleForm):
     now = utcnow()
-    runs = db.paginate(jobs_service.runs_of(job), page=request.args.get("page", 1, type=int),
+    runs = db.paginate(jobs_service.runs_of(job), page=page_number(),
                        per_page=RUNS_PER_PAGE, error_out=False)
     recent = jobs_service.recent_runs([job.id]).get(job.id, [])
     return render_template("dashboard/job_detail.html", job=job, runs=runs, form=form,

@@ -1,7 +1,8 @@
 """Settings → Audit log: who did what in this workspace, newest first."""
-from flask import render_template, request
+from flask import render_template
 from flask_login import login_required
 
+from webapp.blueprints.navigation import page_number
 from webapp.blueprints.settings import bp
 from webapp.extensions import db
 from webapp.models import AuditEvent
@@ -14,5 +15,5 @@ EVENTS_PER_PAGE = 50
 @login_required
 def audit_log():
     page = db.paginate(scoped(AuditEvent).order_by(AuditEvent.id.desc()),
-                       page=request.args.get("page", 1, type=int), per_page=EVENTS_PER_PAGE, error_out=False)
+                       page=page_number(), per_page=EVENTS_PER_PAGE, error_out=False)
     return render_template("settings/audit_log.html", page=page)

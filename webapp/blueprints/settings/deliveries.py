@@ -10,6 +10,7 @@ from wtforms import DateTimeLocalField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import DataRequired, Optional
 
 from webapp.blueprints.form_errors import flash_errors
+from webapp.blueprints.navigation import row_id_argument
 from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
@@ -111,8 +112,8 @@ def deliveries():
     valid = form.validate()
     filters = _filters_from(form) if valid else history.HistoryFilter()
     page = history.list_deliveries(current_workspace_id(), filters, limit=PAGE_SIZE,
-                                   before=request.args.get("before", type=int),
-                                   after=request.args.get("after", type=int))
+                                   before=row_id_argument("before"),
+                                   after=row_id_argument("after"))
     kept = {name: value for name, value in request.args.items() if name not in ("before", "after") and value}
     return render_template("settings/deliveries/list.html", form=form, page=page, kept=kept, valid=valid)
 

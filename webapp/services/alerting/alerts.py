@@ -6,10 +6,11 @@ acknowledged, unacknowledged or resolved one, audited. Each action is one condit
 two people clicking at once cannot overwrite each other, and only a change is audited.
 """
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
 import sqlalchemy as sa
 
+from webapp import validators
 from webapp.extensions import db
 from webapp.models import RULE_EVENTS, SEVERITIES, Alert, Delivery, Job, User
 from webapp.services import audit
@@ -60,13 +61,11 @@ def parse_since(text: str) -> datetime:
         text = text[:10] + "T" + text[11:]
     text = text.replace(" ", "+")  # an unencoded "+01:00" arrives as " 01:00" in a query string
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return validators.moment(text)
+    except ValueError as error:
         raise InvalidFilter("since", f"since must be a date (2026-11-24) or a date and time "
-                                     f"(2026-11-24T09:00:00Z), not {text[:40]!r}.") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+                                     f"(2026-11-24T09:00:00Z) within the calendar, not {text[:40]!r}: "
+                                     f"it {error}.") from None
 
 
 def make_filter(*, alert_type: str | None = None, severity: str | None = None, job_slug: str | None = None,

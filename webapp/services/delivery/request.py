@@ -19,6 +19,10 @@ MASKED_VALUE = "••••••"
 # Names the HTTP layer owns or Tocsin sets itself: an endpoint's custom header may not use them.
 HTTP_LAYER_HEADERS = frozenset({"host", "content-length", "content-type", "transfer-encoding", "connection",
                                 "user-agent"})
+# Hop-by-hop and negotiation headers (RFC 9110 §7.6.1): they describe one connection, not the
+# alert, and an `Accept-Encoding` of the user's would make the history's response excerpt unreadable.
+CONNECTION_HEADERS = frozenset({"keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect",
+                                "accept-encoding", "proxy-authorization", "proxy-authenticate"})
 RESERVED_PREFIXES = ("webhook-", "x-tocsin-")
 # Recorded in clear in the history; every other header is a custom one, stored encrypted.
 RECORDED_IN_CLEAR = frozenset({*HTTP_LAYER_HEADERS, "accept", "accept-encoding"})
@@ -35,7 +39,7 @@ class NotSent(Exception):
 
 def is_reserved_header(name: str) -> bool:
     lowered = name.lower()
-    return lowered in HTTP_LAYER_HEADERS or lowered.startswith(RESERVED_PREFIXES)
+    return lowered in HTTP_LAYER_HEADERS or lowered in CONNECTION_HEADERS or lowered.startswith(RESERVED_PREFIXES)
 
 
 def signing_secrets(endpoint: EndpointSnapshot) -> list[str]:

@@ -10,6 +10,9 @@ from webapp.services.formats.template import MAX_TEMPLATE_CHARACTERS
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 4096
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# RFC 9110 field-value, ASCII only: what every HTTP client sends the same way (obs-text, such as
+# "€" or U+2028, fails in the sender's latin-1 encoding; NUL and VT are never valid).
+HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?")
 
 
 class InvalidEndpoint(ValueError):
@@ -51,6 +54,9 @@ def check_header(name, value, *, allow_keep: bool = False) -> None:
         raise ValueError(f"header {name} has a line break in its value")
     if len(value) > MAX_HEADER_VALUE:
         raise ValueError(f"header {name} is longer than {MAX_HEADER_VALUE} characters")
+    if value and not HEADER_VALUE.fullmatch(value):
+        raise ValueError(f"header {name} can hold only printable ASCII characters, with spaces or tabs between "
+                         f"them and none at either end (RFC 9110); this value cannot be sent as it is")
 
 
 def _check_headers(headers, existing: dict) -> dict:
