@@ -157,6 +157,16 @@ def _format(value, *args, **kwargs):
 _environment.filters["format"] = _format
 
 
+def _json_default(value):
+    """`|tojson` of an unknown field says which one, not "Object of type … is not JSON serializable"."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"a {type(value).__name__} value cannot be written as JSON")
+
+
+_environment.policies["json.dumps_kwargs"] = {**_environment.policies["json.dumps_kwargs"], "default": _json_default}
+
+
 @functools.lru_cache(maxsize=128)
 def _compiled(text: str) -> jinja2.Template:
     return _environment.from_string(text)
