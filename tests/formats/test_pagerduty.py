@@ -132,3 +132,24 @@ def test_the_preview_shows_the_routing_key_masked(auth, client, receiver):
         "timeout_seconds": 10, "preview": "Preview payload"}).get_data(as_text=True)
     assert "&#34;routing_key&#34;: &#34;••••••&#34;" in page or '"routing_key": "••••••"' in page
     assert ROUTING_KEY not in page
+
+
+def test_the_form_stores_the_routing_key_and_an_empty_field_on_edit_keeps_it(auth, client, db, receiver):
+    auth.signup()
+    form = {"name": "On-call", "url": receiver.url(), "format": "pagerduty", "timeout_seconds": 10}
+    missing = client.post("/settings/alerts/endpoints/new", data=form).get_data(as_text=True)
+    assert "PagerDuty needs a routing key" in missing
+
+    response = client.post("/settings/alerts/endpoints/new", data={**form, "routing_key": ROUTING_KEY})
+    assert response.status_code == 302
+    endpoint = db.session.scalar(sa.select(Endpoint))
+    detail = client.get(f"/settings/alerts/endpoints/{endpoint.id}").get_data(as_text=True)
+    edit = client.get(f"/settings/alerts/endpoints/{endpoint.id}/edit").get_data(as_text=True)
+    assert "Routing key" in detail and ROUTING_KEY not in detail and ROUTING_KEY not in edit
+    assert 'data-for-format="pagerduty"' in edit
+
+    saved = client.post(f"/settings/alerts/endpoints/{endpoint.id}/edit", data={**form, "name": "On-call 2"})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    endpoint = db.session.get(Endpoint, endpoint.id)
+    assert endpoint.name == "On-call 2" and crypto.decrypt(endpoint.routing_key_encrypted) == ROUTING_KEY
