@@ -18,7 +18,7 @@ def resolved_context(app):
 
 
 def test_json_payload_carries_the_type_and_state(resolved_context):
-    body = json.loads(formats.FORMATS["json"].build("alert.resolved", resolved_context, timestamp="t")[0])
+    body = json.loads(formats.FORMATS["json"].build("alert.resolved", resolved_context, timestamp="t").body)
     assert body["type"] == "alert.resolved"
     assert (body["data"]["alert"]["state"], body["data"]["alert"]["resolved_at"]) == ("resolved",
                                                                                      "2026-11-24T09:05:00Z")

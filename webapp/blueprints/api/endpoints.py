@@ -10,14 +10,16 @@ from webapp.extensions import db
 from webapp.models import Endpoint
 from webapp.services import crypto
 from webapp.services import endpoints as service
-from webapp.services.endpoints import Actor, InvalidEndpoint
+from webapp.services.endpoints import Actor, InvalidEndpoint, credentials
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 
 MASK = "••••••"
 EXCERPT_CHARACTERS = 300
-CREATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "secret", "is_active"}
-UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "is_active"}
+CREATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "secret", "is_active",
+                 "routing_key", "access_token"}
+UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "is_active",
+                 "routing_key", "access_token"}
 
 
 def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
@@ -27,6 +29,7 @@ def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
         "timeout_seconds": endpoint.timeout_seconds, "is_active": endpoint.is_active,
         "disabled_reason": endpoint.disabled_reason, "created_at": isoformat(endpoint.created_at),
         "updated_at": isoformat(endpoint.updated_at),
+        **{name: MASK if getattr(endpoint, credentials.column(name)) else None for name in credentials.FIELDS},
     }
     if secret is not None:
         body["secret"] = secret
@@ -38,8 +41,9 @@ def _actor() -> Actor:
 
 
 def _service_data(body: dict) -> dict:
-    """The body as the service takes it: a masked header value means "keep the stored one"."""
-    data = {name: value for name, value in body.items() if name != "is_active"}
+    """The body as the service takes it: a masked header value or credential means "keep the stored one"."""
+    data = {name: value for name, value in body.items()
+            if name != "is_active" and not (name in credentials.FIELDS and value == MASK)}
     if isinstance(data.get("headers"), dict):
         data["headers"] = {name: None if value == MASK else value for name, value in data["headers"].items()}
     return data

@@ -1,13 +1,27 @@
 """Forms of the endpoint pages. They only parse what a browser sends (e.g. the headers textarea);
 the rules themselves live in services/endpoints.py so the API applies the very same ones."""
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField, URLField
+from wtforms import (
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    URLField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from webapp.services import formats
 from webapp.services.endpoints import InvalidEndpoint
 
 HEADERS_HINT_NEW = "Optional, one “Name: value” per line, e.g. “Authorization: Bearer abc123”. Values are stored encrypted."
+ROUTING_KEY_HINT = ("Only for PagerDuty: the Integration Key of an Events API v2 integration on your PagerDuty "
+                    "service (32 characters). Stored encrypted, never shown again.")
+ACCESS_TOKEN_HINT = ("Only for ntfy, optional: an access token (tk_…) for a protected topic, sent as "
+                     "“Authorization: Bearer”. Stored encrypted, never shown again.")
+KEEP_CREDENTIAL_HINT = " Leave empty to keep the current one."
 HEADERS_HINT_EDIT = ("One “Name: value” per line. Stored values are never shown: leave a line as “Name:” to keep its "
                      "current value, type a new value to replace it, delete the line to remove the header.")
 
@@ -49,6 +63,10 @@ class EndpointForm(FlaskForm):
     template = TextAreaField("Template", validators=[Optional(), Length(max=20_000)],
                              description="Only for “Custom template”: Jinja (sandboxed) rendered with the alert as "
                                          "context, e.g. {\"text\": {{ alert.message|tojson }}}. Use Preview to try it.")
+    routing_key = PasswordField("Routing key", validators=[Optional(), Length(max=128)], description=ROUTING_KEY_HINT,
+                                render_kw={"autocomplete": "off", "spellcheck": "false"})
+    access_token = PasswordField("Access token", validators=[Optional(), Length(max=512)],
+                                 description=ACCESS_TOKEN_HINT, render_kw={"autocomplete": "off", "spellcheck": "false"})
     headers = TextAreaField("Custom headers", validators=[Optional()], description=HEADERS_HINT_NEW)
     timeout_seconds = IntegerField("Timeout (seconds)", default=10,
                                    validators=[InputRequired(), NumberRange(min=1, max=30)],
@@ -60,6 +78,9 @@ class EndpointForm(FlaskForm):
         """The fields as services/endpoints.py expects them; header syntax errors land on the field."""
         data = {"name": self.name.data or "", "url": self.url.data or "", "format": self.format.data,
                 "template": self.template.data or None, "timeout_seconds": self.timeout_seconds.data}
+        for credential in (self.routing_key, self.access_token):  # empty: none yet, or keep the stored one
+            if credential.data:
+                data[credential.name] = credential.data
         try:
             data["headers"] = parse_header_lines(self.headers.data, keep_blank_values=editing)
         except HeaderLinesError as error:
@@ -86,3 +107,5 @@ class EditEndpointForm(EndpointForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.headers.description = HEADERS_HINT_EDIT
+        self.routing_key.description = ROUTING_KEY_HINT + KEEP_CREDENTIAL_HINT
+        self.access_token.description = ACCESS_TOKEN_HINT + KEEP_CREDENTIAL_HINT

@@ -1,8 +1,9 @@
 """The signed HTTP request of one attempt, built from a delivery snapshot, and its record.
 
-The body comes from the endpoint's payload format (services/formats), the signature headers
-from its signature scheme (services/signing); this module adds Tocsin's own headers and the
-endpoint's custom ones, and masks every secret in what the history keeps. It touches no
+The body and the receiver's own headers (ntfy's Title, Priority…) come from the endpoint's payload
+format (services/formats), the signature headers from its signature scheme (services/signing);
+this module adds Tocsin's own headers and the endpoint's custom ones, and masks every secret in
+what the history keeps (credential headers, and PagerDuty's routing key inside the body). It touches no
 database: `attempt` reads the snapshot before and writes the record after.
 """
 import time
@@ -57,23 +58,23 @@ def custom_headers(endpoint: EndpointSnapshot) -> dict[str, str]:
             if not is_reserved_header(name)}
 
 
-def masked(headers: dict) -> dict:
+def masked(headers: dict, in_clear: frozenset = frozenset()) -> dict:
     """Headers for the record: every signature as `v1,••••`, and every header Tocsin does not set
-    itself (the endpoint's custom headers, stored encrypted) as `••••••`, so the history never
-    shows a token in clear."""
+    itself (the endpoint's custom headers, stored encrypted; an access token) as `••••••`, so the
+    history never shows a token in clear. `in_clear`: the format's own headers (lower case)."""
     shown = {}
     for name, value in headers.items():
         lowered = name.lower()
         if lowered in signing.SIGNATURE_HEADERS:
             value = signing.mask_signature(value)
-        elif lowered not in RECORDED_IN_CLEAR and not lowered.startswith(RESERVED_PREFIXES):
+        elif lowered not in RECORDED_IN_CLEAR and lowered not in in_clear and not lowered.startswith(RESERVED_PREFIXES):
             value = MASKED_VALUE
         shown[name] = value
     return shown
 
 
-def _body(delivery: DeliverySnapshot) -> tuple[bytes, str, dict]:
-    """(body, content type, Tocsin's headers) for this delivery in its endpoint's format:
+def _body(delivery: DeliverySnapshot) -> tuple[formats.Payload, dict]:
+    """(payload, Tocsin's headers) for this delivery in its endpoint's format:
     `x-tocsin-event` is the payload type (alert.fired, alert.repeated, alert.resolved,
     alert.test) and `x-tocsin-alert-type` the event that raised the alert (run_failed, …)."""
     if delivery.is_test:
@@ -87,23 +88,27 @@ def _body(delivery: DeliverySnapshot) -> tuple[bytes, str, dict]:
         context, event_type = formats.alert_context(alert, delivery.workspace), delivery.event or "alert.fired"
         run_metadata = alert.run.run_metadata if alert.run is not None else None
     try:
-        body, content_type = formats.render(delivery.endpoint, event_type, context, run_metadata=run_metadata)
+        payload = formats.render(delivery.endpoint, event_type, context, run_metadata=run_metadata)
     except formats.PayloadError as error:
         raise NotSent("template", str(error)) from error
-    return body, content_type, {"x-tocsin-event": event_type, "x-tocsin-alert-type": context["alert"]["type"]}
+    except crypto.DecryptionError as error:  # the receiver's credential (routing key, access token)
+        raise NotSent("skipped", str(error)) from error
+    return payload, {"x-tocsin-event": event_type, "x-tocsin-alert-type": context["alert"]["type"]}
 
 
 def build(delivery: DeliverySnapshot) -> tuple[bytes, dict]:
     """(body, headers) of this attempt, signed now; raises NotSent when it cannot be built."""
-    body, content_type, tocsin_headers = _body(delivery)
-    endpoint = delivery.endpoint
+    payload, tocsin_headers = _body(delivery)
+    body, endpoint = payload.body, delivery.endpoint
+    format_names = {name.lower() for name in payload.headers}
     try:
-        headers = custom_headers(endpoint)
+        headers = {name: value for name, value in custom_headers(endpoint).items() if name.lower() not in format_names}
+        headers.update(payload.headers)
         headers.update(signing.scheme().headers(signing_secrets(endpoint), delivery.message_id,
                                                 int(time.time()), body))
     except crypto.DecryptionError as error:
         raise NotSent("skipped", str(error)) from error
-    headers.update({"content-type": content_type, "user-agent": f"Tocsin/{__version__}", **tocsin_headers})
+    headers.update({"content-type": payload.content_type, "user-agent": f"Tocsin/{__version__}", **tocsin_headers})
     return body, headers
 
 
@@ -134,8 +139,10 @@ def attempt_values(delivery: DeliverySnapshot, number: int, started_at, result: 
         "duration_ms": result.duration_ms,
         "http_status": result.status,
         "outcome": result.outcome,
-        "request_headers": masked(result.request_headers) if result.request_headers else None,
-        "request_body": body.decode("utf-8", errors="replace") if body is not None else None,
+        "request_headers": (masked(result.request_headers, formats.headers_in_clear(delivery.endpoint.format))
+                            if result.request_headers else None),
+        "request_body": (formats.recorded_body(delivery.endpoint.format, body).decode("utf-8", errors="replace")
+                         if body is not None else None),
         "response_excerpt": (result.response_excerpt or "")[:1024] or None,
         "error": result.error[:1000] if result.error else None,
     }

@@ -32,6 +32,8 @@ class EndpointSnapshot:
     previous_secret_encrypted: str | None
     secret_rotated_at: datetime | None
     headers_encrypted: dict | None
+    routing_key_encrypted: str | None  # the receiver's credential of a PagerDuty / ntfy endpoint
+    access_token_encrypted: str | None
     is_active: bool
     disabled_reason: str | None
     failing_since: datetime | None
@@ -101,7 +103,8 @@ _COLUMNS = {
                  Delivery.attempt_count, Delivery.max_attempts, Delivery.lease_until),
     "endpoint": (Endpoint.id, Endpoint.url, Endpoint.format, Endpoint.template, Endpoint.timeout_seconds,
                  Endpoint.secret_encrypted, Endpoint.previous_secret_encrypted, Endpoint.secret_rotated_at,
-                 Endpoint.headers_encrypted, Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
+                 Endpoint.headers_encrypted, Endpoint.routing_key_encrypted, Endpoint.access_token_encrypted,
+                 Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
                  Endpoint.deleted_at),
     "alert": (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
               Alert.created_at, Alert.state, Alert.resolved_at),

@@ -11,10 +11,11 @@ from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule, Workspace, rule_endpoint
 from webapp.services import audit, crypto, formats, signing
 from webapp.services.delivery import attempt, request
+from webapp.services.endpoints import credentials
 from webapp.services.endpoints.validation import InvalidEndpoint, endpoint_headers, validate
 from webapp.timeutil import utcnow
 
-EDITABLE_FIELDS = ("name", "url", "format", "template", "timeout_seconds", "headers")
+EDITABLE_FIELDS = ("name", "url", "format", "template", "timeout_seconds", "headers", *credentials.FIELDS)
 HEALTH_WINDOW = 3  # the health badge looks at this many latest attempts
 TEST_CLAIM_WAIT_SECONDS = 2.0  # a test send waits this long for a busy endpoint's limits
 
@@ -46,6 +47,7 @@ def create_endpoint(workspace_id: int, user_id: int | None, data: dict, *,
     secret = cleaned.pop("secret", None) or signing.scheme().generate_secret()
     headers = cleaned.pop("headers", {}) or {}
     values = {"format": "json", "timeout_seconds": 10, **cleaned}
+    values.update(credentials.encrypted(values))
     endpoint = Endpoint(workspace_id=workspace_id, created_by_id=user_id, secret_encrypted=crypto.encrypt(secret),
                         headers_encrypted=_encrypt_headers(headers, {}), **values)
     db.session.add(endpoint)
@@ -66,6 +68,9 @@ def update_endpoint(endpoint: Endpoint, data: dict, *, actor: Actor = Actor()) -
             if _same_headers(endpoint, cleaned["headers"]):
                 continue
             endpoint.headers_encrypted = _encrypt_headers(cleaned["headers"], endpoint.headers_encrypted or {})
+        elif name in credentials.FIELDS:
+            if not credentials.apply(endpoint, name, cleaned[name]):
+                continue
         elif getattr(endpoint, name) == cleaned[name]:
             continue
         else:
@@ -228,16 +233,20 @@ def last_deliveries(endpoint_list: list[Endpoint]) -> dict[int, Delivery]:
 
 def preview(workspace_id: int, data: dict) -> dict:
     """The body a test alert would carry in the chosen format (nothing saved, nothing sent), for
-    the form's Preview button: {"content_type", "body"}; a failing template → InvalidEndpoint."""
+    the form's Preview button: {"content_type", "body", "headers"} (a credential shown as its
+    mask); a failing template → InvalidEndpoint."""
     payload_format = data.get("format") if data.get("format") in formats.FORMATS else formats.DEFAULT_FORMAT
     draft = Endpoint(format=payload_format, template=data.get("template") or "")
     workspace = db.session.get(Workspace, workspace_id)
+    credential_name = formats.credential_name(payload_format)
+    shown_credential = formats.MASKED_CREDENTIAL if credential_name and (
+        data.get(credential_name) or credential_name in credentials.REQUIRED) else None
     try:
-        body, content_type = formats.render(draft, "alert.test", formats.sample_context(workspace, draft),
-                                             run_metadata=formats.SAMPLE_RUN_METADATA)
+        payload = formats.render(draft, "alert.test", formats.sample_context(workspace, draft),
+                                 run_metadata=formats.SAMPLE_RUN_METADATA, credential=shown_credential)
     except formats.PayloadError as error:
         raise InvalidEndpoint({"template": str(error)}) from None
-    text = body.decode("utf-8", errors="replace")
-    if content_type == "application/json":
+    text = payload.body.decode("utf-8", errors="replace")
+    if payload.content_type == "application/json":
         text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    return {"content_type": content_type, "body": text}
+    return {"content_type": payload.content_type, "body": text, "headers": payload.headers}

@@ -5,6 +5,7 @@ import re
 from webapp.models import Endpoint
 from webapp.services import crypto, formats, outbound, signing
 from webapp.services.delivery import request
+from webapp.services.endpoints import credentials
 from webapp.services.formats.template import MAX_TEMPLATE_CHARACTERS
 
 MAX_HEADERS = 20
@@ -112,6 +113,7 @@ def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
         errors["format"] = f"Choose one of: {', '.join(formats.FORMATS)}."
     elif "format" in data:
         cleaned["format"] = payload_format
+    cleaned.update(credentials.check(data, endpoint, payload_format, errors))
     template = data.get("template", endpoint.template if endpoint is not None else None)
     if template is not None and not isinstance(template, str):
         errors["template"] = "The template must be text."

@@ -1,7 +1,8 @@
 """A user's own Jinja template, rendered in a sandbox that also refuses memory bombs and loops.
 
-StrictUndefined, not ChainableUndefined: a typo such as `{{ alert.mesage }}` fails in the
-form's Preview (the sample fills every field) instead of silently sending an empty value.
+Strict, not chainable: a typo such as `{{ alert.mesage }}` fails in the form's Preview (the
+sample fills every field) instead of silently sending an empty value, and the error names the
+object and the field (`'alert' has no field 'mesage'`, `'run.metadata' has no field 'x'`).
 Fields that may be null (rule, run, deadline_at) are defined as None, so `{% if run %}`
 guards them; autoescape is off because the output is JSON or text, not HTML.
 """
@@ -13,7 +14,7 @@ import time
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from webapp.services.formats.base import PayloadError, text_content_type
+from webapp.services.formats.base import Payload, PayloadError, text_content_type
 from webapp.services.formats.context import SAMPLE_RUN_METADATA, sample_context
 from webapp.timeutil import isoformat, utcnow
 
@@ -25,10 +26,67 @@ RENDER_SECONDS = 1.0
 
 
 def build(event_type: str, context: dict, *, timestamp: str, template: str | None = None,
-          run_metadata: dict | None = None) -> tuple[bytes, str]:
+          run_metadata: dict | None = None, credential: str | None = None) -> Payload:
     """The template's output; its content type is JSON when the output parses as JSON."""
     text = render_template(template or "", event_type, context, timestamp, run_metadata)
-    return text.encode("utf-8"), text_content_type(text)
+    return Payload(text.encode("utf-8"), text_content_type(text))
+
+
+class Fields(dict):
+    """An object of the template's variables that knows its place (`run.metadata`), so that an
+    unknown field's error can name it. The attribute's name cannot be reached from a template
+    (the sandbox refuses names starting with `_`) and shadows no realistic field."""
+
+    __slots__ = ("_tocsin_path",)
+
+
+def _with_paths(value, path: str):
+    """`value` with every object in it a `Fields` that knows its path."""
+    if isinstance(value, dict):
+        fields = Fields({key: _with_paths(item, f"{path}.{key}" if isinstance(key, str) and key.isidentifier()
+                                          else f"{path}[{key!r}]") for key, item in value.items()})
+        fields._tocsin_path = path
+        return fields
+    if isinstance(value, list | tuple):
+        return [_with_paths(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    return value
+
+
+def _described(value) -> str:
+    if isinstance(value, Fields):
+        return repr(value._tocsin_path)
+    if value is None:
+        return "None"
+    if isinstance(value, str):
+        return "a text value"
+    if isinstance(value, bool | int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "this value"
+
+
+class FieldUndefined(jinja2.StrictUndefined):
+    """StrictUndefined whose error says which object lacks which field, in the user's words:
+    `'alert' has no field 'mesage'`, never a Python type name (`'dict object' has no attribute`)."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            return self._undefined_hint
+        name, owner = self._undefined_name, self._undefined_obj
+        if owner is jinja2.utils.missing:
+            return f"there is no variable {name!r} (the variables are {', '.join(VARIABLES)})"
+        if isinstance(owner, list | tuple) and isinstance(name, int):
+            return f"{_described(owner)} has no item {name} (it has {len(owner)})"
+        if owner is None:
+            return f"None has no field {name!r} (guard a value that may be None with {{% if … %}})"
+        return f"{_described(owner)} has no field {name!r}"
+
+
+VARIABLES = ("type", "timestamp", "alert", "rule", "job", "run", "workspace")
 
 
 _WIDE_FORMAT = (
@@ -85,7 +143,7 @@ def _indent(value, width=4, first=False, blank=False):
     return _stock_indent(value, width, first, blank)
 
 
-_environment = TemplateEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_environment = TemplateEnvironment(undefined=FieldUndefined, autoescape=False, keep_trailing_newline=True)
 _stock_indent = _environment.filters["indent"]
 _environment.filters.update(center=_center, indent=_indent)
 
@@ -97,6 +155,16 @@ def _format(value, *args, **kwargs):
 
 
 _environment.filters["format"] = _format
+
+
+def _json_default(value):
+    """`|tojson` of an unknown field says which one, not "Object of type … is not JSON serializable"."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"a {type(value).__name__} value cannot be written as JSON")
+
+
+_environment.policies["json.dumps_kwargs"] = {**_environment.policies["json.dumps_kwargs"], "default": _json_default}
 
 
 @functools.lru_cache(maxsize=128)
@@ -137,9 +205,11 @@ def render_template(text: str, event_type: str, context: dict, timestamp: str,
         raise PayloadError("template error: the template is empty")
     if len(text) > MAX_TEMPLATE_CHARACTERS:
         raise PayloadError(f"template error: the template is longer than {MAX_TEMPLATE_CHARACTERS} characters")
-    namespace = {**context, "type": event_type, "timestamp": timestamp}
+    variables = dict(context)
     if context.get("run") is not None:
-        namespace["run"] = {**context["run"], "metadata": dict(run_metadata or {})}
+        variables["run"] = {**context["run"], "metadata": dict(run_metadata or {})}
+    namespace = {name: _with_paths(value, name) for name, value in variables.items()}
+    namespace.update(type=event_type, timestamp=timestamp)
     try:
         return _render_within_budget(_compiled(text), namespace)
     except PayloadError:
