@@ -30,8 +30,24 @@
     });
   }
 
+  // Endpoint form: show a receiver's credential field only for its format. Without JavaScript
+  // every field shows, and the server ignores the ones the format does not use.
+  function endpointFormatFields() {
+    var format = document.getElementById("format");
+    var blocks = document.querySelectorAll("[data-for-format]");
+    if (!format || !blocks.length) { return; }
+    function sync() {
+      blocks.forEach(function (block) {
+        block.hidden = block.getAttribute("data-for-format") !== format.value;
+      });
+    }
+    format.addEventListener("change", sync);
+    sync();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     ruleFormEvents();
     selectAllAlerts();
+    endpointFormatFields();
   });
 })();
