@@ -1,4 +1,5 @@
-"""A user's own Jinja template, rendered in a sandbox that also refuses memory bombs and loops.
+"""A user's own Jinja template, rendered in a sandbox that refuses memory bombs
+(`template_sandbox`) within a time budget and an output cap.
 
 Strict, not chainable: a typo such as `{{ alert.mesage }}` fails in the form's Preview (the
 sample fills every field) instead of silently sending an empty value, and the error names the
@@ -7,21 +8,20 @@ Fields that may be null (rule, run, deadline_at) are defined as None, so `{% if 
 guards them; autoescape is off because the output is JSON or text, not HTML.
 """
 import functools
-import re
 import sys
 import time
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from webapp.services.formats.base import Payload, PayloadError, text_content_type
 from webapp.services.formats.context import SAMPLE_RUN_METADATA, sample_context
+from webapp.services.formats.template_sandbox import make_environment
 from webapp.timeutil import isoformat, utcnow
 
 LABEL = "Custom template (Jinja)"
 MAX_TEMPLATE_CHARACTERS = 20_000
 MAX_OUTPUT_CHARACTERS = 64 * 1024
-MAX_SEQUENCE = 10_000  # longest string or list a template may build with *, % or a filter
 RENDER_SECONDS = 1.0
 
 
@@ -89,74 +89,6 @@ class FieldUndefined(jinja2.StrictUndefined):
 VARIABLES = ("type", "timestamp", "alert", "rule", "job", "run", "workspace")
 
 
-_WIDE_FORMAT = (
-    re.compile(r"%[-#0 +]*(\*|\d{4,})"),            # '%999999d' or '%*d'
-    re.compile(r"%[-#0 +]*\d*\.(\*|\d{4,})"),       # '%.999999f'
-    re.compile(r"\{[^{}]*:[^{}]*(\d{4,}|\{)"),       # '{:999999}' or '{:{width}}'
-)
-
-
-def _check_format(text) -> None:
-    if isinstance(text, str) and any(pattern.search(text) for pattern in _WIDE_FORMAT):
-        raise SecurityError("format widths over 999 are not allowed in templates")
-
-
-def _check_size(size: int) -> None:
-    if size > MAX_SEQUENCE:
-        raise SecurityError(f"templates may not build strings or lists longer than {MAX_SEQUENCE}")
-
-
-class TemplateEnvironment(SandboxedEnvironment):
-    """The stock sandbox stops attribute escapes (`''.__class__`), not memory bombs such as
-    `'x' * 10**9` or `'%999999999d'`; those are refused here."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "*":
-            for sequence, count in ((left, right), (right, left)):
-                if isinstance(sequence, str | list | tuple) and isinstance(count, int):
-                    _check_size(len(sequence) * count)
-        elif operator == "**" and isinstance(right, int | float) and abs(right) > 100:
-            raise SecurityError("exponents over 100 are not allowed in templates")
-        elif operator == "%":
-            _check_format(left)
-        return super().call_binop(context, operator, left, right)
-
-    def wrap_str_format(self, value):
-        formatter = super().wrap_str_format(value)
-        if formatter is not None:
-            _check_format(value.__self__)
-        return formatter
-
-
-def _center(value, width=80):
-    _check_size(int(width))
-    return str(value).center(int(width))
-
-
-def _indent(value, width=4, first=False, blank=False):
-    if isinstance(width, int):
-        _check_size(width)
-    elif isinstance(width, str):
-        _check_size(len(width))
-    return _stock_indent(value, width, first, blank)
-
-
-_environment = TemplateEnvironment(undefined=FieldUndefined, autoescape=False, keep_trailing_newline=True)
-_stock_indent = _environment.filters["indent"]
-_environment.filters.update(center=_center, indent=_indent)
-
-
-def _format(value, *args, **kwargs):
-    """Jinja's `format` filter (`value % args`), with the same width check as the operator."""
-    _check_format(str(value))
-    return str(value) % (kwargs or args)
-
-
-_environment.filters["format"] = _format
-
-
 def _json_default(value):
     """`|tojson` of an unknown field says which one, not "Object of type … is not JSON serializable"."""
     if isinstance(value, jinja2.Undefined):
@@ -164,6 +96,7 @@ def _json_default(value):
     raise TypeError(f"a {type(value).__name__} value cannot be written as JSON")
 
 
+_environment = make_environment(FieldUndefined)
 _environment.policies["json.dumps_kwargs"] = {**_environment.policies["json.dumps_kwargs"], "default": _json_default}
 
 
