@@ -4,8 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField, URLField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from webapp.services import formats
+from webapp.services import formats, signing
 from webapp.services.endpoints import InvalidEndpoint
+from webapp.services.signing import hmac_hex, timestamped_hmac
 
 HEADERS_HINT_NEW = "Optional, one “Name: value” per line, e.g. “Authorization: Bearer abc123”. Values are stored encrypted."
 HEADERS_HINT_EDIT = ("One “Name: value” per line. Stored values are never shown: leave a line as “Name:” to keep its "
@@ -49,17 +50,32 @@ class EndpointForm(FlaskForm):
     template = TextAreaField("Template", validators=[Optional(), Length(max=20_000)],
                              description="Only for “Custom template”: Jinja (sandboxed) rendered with the alert as "
                                          "context, e.g. {\"text\": {{ alert.message|tojson }}}. Use Preview to try it.")
+    signature_scheme = SelectField(
+        "Signature scheme", choices=[SelectChoice(value, label) for value, label in signing.labels().items()],
+        default=signing.DEFAULT_SCHEME,
+        description="How your receiver checks that an alert comes from Tocsin. Slack, Discord, Teams, ntfy and "
+                    "PagerDuty check nothing (their URL or key is the credential): choose “None” for them.")
+    signature_header = StringField(
+        "Signature header", validators=[Optional(), Length(max=100)], render_kw={"placeholder": hmac_hex.DEFAULT_HEADER},
+        description=f"The header your receiver reads, e.g. X-Hub-Signature-256; empty: {hmac_hex.DEFAULT_HEADER}.")
+    signature_header_prefix = StringField(
+        "Signature header prefix", validators=[Optional(), Length(max=60)],
+        render_kw={"placeholder": timestamped_hmac.DEFAULT_PREFIX},
+        description=f"Prefix of the Timestamp and Signature headers, e.g. X-CueAPI-; empty: "
+                    f"{timestamped_hmac.DEFAULT_PREFIX}.")
     headers = TextAreaField("Custom headers", validators=[Optional()], description=HEADERS_HINT_NEW)
     timeout_seconds = IntegerField("Timeout (seconds)", default=10,
                                    validators=[InputRequired(), NumberRange(min=1, max=30)],
                                    description="How long to wait for an answer, 1–30 seconds.")
     preview = SubmitField("Preview payload")
     submit = SubmitField("Create endpoint")
+    unsigned_formats = signing.UNSIGNED_FORMATS  # the form's script proposes scheme none for these
 
     def data_for_service(self, *, editing: bool) -> dict:
         """The fields as services/endpoints.py expects them; header syntax errors land on the field."""
         data = {"name": self.name.data or "", "url": self.url.data or "", "format": self.format.data,
                 "template": self.template.data or None, "timeout_seconds": self.timeout_seconds.data}
+        data.update(self.signature_data())
         try:
             data["headers"] = parse_header_lines(self.headers.data, keep_blank_values=editing)
         except HeaderLinesError as error:
@@ -67,11 +83,23 @@ class EndpointForm(FlaskForm):
         return data
 
 
+    def signature_data(self) -> dict:
+        """The scheme, and the header name or prefix only where the chosen scheme uses it."""
+        scheme = self.signature_scheme.data
+        data = {"signature_scheme": scheme}
+        if scheme == hmac_hex.NAME:
+            data["signature_header"] = self.signature_header.data or None
+        elif scheme == timestamped_hmac.NAME:
+            data["signature_header_prefix"] = self.signature_header_prefix.data or None
+        return data
+
+
 class NewEndpointForm(EndpointForm):
-    secret = StringField("Signing secret (optional)", validators=[Optional(), Length(max=200)],
+    secret = StringField("Signing secret (optional)", validators=[Optional(), Length(max=256)],
                          render_kw={"autocomplete": "off", "spellcheck": "false"},
-                         description="Leave empty to generate one. To reuse a secret, paste it in Standard Webhooks "
-                                     "form: whsec_ followed by base64 of 24–64 bytes.")
+                         description="Leave empty to generate one. To reuse a secret: for Standard Webhooks, whsec_ "
+                                     "followed by base64 of 24–64 bytes; for the hex schemes, any 16–256 printable "
+                                     "characters (e.g. your receiver's 64-hex secret).")
 
     def data_for_service(self, *, editing: bool = False) -> dict:
         data = super().data_for_service(editing=False)
