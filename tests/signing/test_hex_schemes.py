@@ -72,7 +72,8 @@ def test_timestamped_signature_matches_the_spec_under_the_endpoint_prefix():
     headers = timestamped_hmac.headers([PASTED], "msg_1", 1700000000, BODY, settings)
     assert headers == {"X-CueAPI-Timestamp": "1700000000",
                        "X-CueAPI-Signature": spec_timestamped(PASTED, 1700000000, BODY)}
-    default = timestamped_hmac.headers([PASTED], "msg_1", 1700000000, BODY, signing.SignatureSettings(timestamped_hmac.NAME))
+    default = timestamped_hmac.headers([PASTED], "msg_1", 1700000000, BODY,
+                                       signing.SignatureSettings(timestamped_hmac.NAME))
     assert set(default) == {"X-Tocsin-Timestamp", "X-Tocsin-Signature"}
 
 

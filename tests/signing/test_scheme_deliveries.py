@@ -115,7 +115,8 @@ def test_a_test_send_has_the_event_headers_but_no_alert_id(api, receiver):
 
 
 def test_a_stored_custom_header_never_replaces_the_signature_header(api, db, receiver):
-    endpoint = create_endpoint(api, receiver, signature_scheme="hmac-sha256-hex", headers={"X-Hub-Signature-256": "forged"})
+    endpoint = create_endpoint(api, receiver, signature_scheme="hmac-sha256-hex",
+                               headers={"X-Hub-Signature-256": "forged"})
     changed = api.patch(f"/endpoints/{endpoint['id']}", json={"signature_header": "X-Hub-Signature-256"})
     assert changed.status_code == 400 and "X-Hub-Signature-256" in changed.json["error"]["fields"]["headers"]
     # Written behind the validation's back, as a database from before the rule may hold it.

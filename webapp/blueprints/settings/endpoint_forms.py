@@ -56,7 +56,8 @@ class EndpointForm(FlaskForm):
         description="How your receiver checks that an alert comes from Tocsin. Slack, Discord, Teams, ntfy and "
                     "PagerDuty check nothing (their URL or key is the credential): choose “None” for them.")
     signature_header = StringField(
-        "Signature header", validators=[Optional(), Length(max=100)], render_kw={"placeholder": hmac_hex.DEFAULT_HEADER},
+        "Signature header", validators=[Optional(), Length(max=100)],
+        render_kw={"placeholder": hmac_hex.DEFAULT_HEADER},
         description=f"The header your receiver reads, e.g. X-Hub-Signature-256; empty: {hmac_hex.DEFAULT_HEADER}.")
     signature_header_prefix = StringField(
         "Signature header prefix", validators=[Optional(), Length(max=60)],

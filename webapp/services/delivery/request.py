@@ -68,7 +68,8 @@ def masked(headers: dict, endpoint: EndpointSnapshot | None = None) -> dict:
         lowered = name.lower()
         if lowered in signature_names:
             value = signing.mask_signature(value)
-        elif lowered not in RECORDED_IN_CLEAR and lowered not in scheme_names and not lowered.startswith(RESERVED_PREFIXES):
+        elif (lowered not in RECORDED_IN_CLEAR and lowered not in scheme_names
+              and not lowered.startswith(RESERVED_PREFIXES)):
             value = MASKED_VALUE
         shown[name] = value
     return shown

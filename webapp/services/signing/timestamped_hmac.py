@@ -44,4 +44,5 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 def headers(secrets: list[str], message_id: str, timestamp: int, body: bytes, settings) -> dict[str, str]:
     """The timestamp of this attempt and its signature with the current secret only."""
-    return {timestamp_header(settings): str(int(timestamp)), signature_header(settings): signature(secrets[0], timestamp, body)}
+    return {timestamp_header(settings): str(int(timestamp)),
+            signature_header(settings): signature(secrets[0], timestamp, body)}
