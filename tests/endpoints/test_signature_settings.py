@@ -31,6 +31,7 @@ def test_the_api_shows_the_scheme_and_its_header_settings(api):
 
 @pytest.mark.parametrize("fields, field, words", [
     ({"signature_scheme": "md5"}, "signature_scheme", "Choose one of: standard-webhooks, hmac-sha256-hex"),
+    ({"signature_scheme": ["none"], "secret": PASTED}, "signature_scheme", "Choose one of"),
     ({"signature_scheme": "hmac-sha256-hex", "signature_header": "Bad Name"}, "signature_header", "not a valid header"),
     ({"signature_scheme": "hmac-sha256-hex", "signature_header": "Content-Type"}, "signature_header", "Tocsin sets"),
     ({"signature_scheme": "hmac-sha256-hex", "signature_header": "webhook-signature"}, "signature_header",

@@ -22,7 +22,8 @@ APPLIES_TO = {"signature_header": hmac_hex.NAME, "signature_header_prefix": time
 def scheme_name(data: dict, endpoint: Endpoint | None) -> str:
     """The scheme the endpoint will have: the one asked for, else its current one, else the default."""
     if "signature_scheme" in data:
-        return data["signature_scheme"] or signing.DEFAULT_SCHEME
+        value = data["signature_scheme"]
+        return signing.DEFAULT_SCHEME if value in (None, "") else str(value)  # a non-text value: refused as unknown
     return signing.settings_of(endpoint).scheme if endpoint is not None else signing.DEFAULT_SCHEME
 
 
