@@ -25,6 +25,7 @@ run: $(VENV)/.runtime-installed
 
 test: $(VENV)/.dev-installed
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-node-packages.sh
 	TOCSIN_ENV=testing $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

@@ -11,15 +11,16 @@ from webapp.models import Endpoint
 from webapp.services import crypto
 from webapp.services import endpoints as service
 from webapp.services.endpoints import Actor, InvalidEndpoint, credentials
+from webapp.services.endpoints.signature_settings import FIELDS as SIGNATURE_FIELDS
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 
 MASK = "••••••"
 EXCERPT_CHARACTERS = 300
 CREATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "secret", "is_active",
-                 "routing_key", "access_token"}
+                 "routing_key", "access_token", *SIGNATURE_FIELDS}
 UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "is_active",
-                 "routing_key", "access_token"}
+                 "routing_key", "access_token", *SIGNATURE_FIELDS}
 
 
 def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
@@ -30,6 +31,7 @@ def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
         "disabled_reason": endpoint.disabled_reason, "created_at": isoformat(endpoint.created_at),
         "updated_at": isoformat(endpoint.updated_at),
         **{name: MASK if getattr(endpoint, credentials.column(name)) else None for name in credentials.FIELDS},
+        **{name: getattr(endpoint, name) for name in SIGNATURE_FIELDS},
     }
     if secret is not None:
         body["secret"] = secret
@@ -92,14 +94,15 @@ def update_endpoint(endpoint_id):
     body = json_body(UPDATE_FIELDS)
     active = _is_active(body)
     try:
-        service.update_endpoint(endpoint, _service_data(body), actor=_actor())
+        changes = service.update_endpoint(endpoint, _service_data(body), actor=_actor())
     except InvalidEndpoint as error:
         db.session.rollback()
         raise _invalid(error) from None
     if active is not None:
         service.set_active(endpoint, active, actor=_actor())
     db.session.commit()
-    return jsonify(endpoint_json(endpoint))
+    # A scheme change whose secret did not fit the new scheme made a new one: shown here, once.
+    return jsonify(endpoint_json(endpoint, secret=changes.new_secret))
 
 
 @bp.delete("/endpoints/<endpoint_id>")
@@ -136,7 +139,10 @@ def rotate_endpoint_secret(endpoint_id):
     if request.headers.get("X-Confirm-Destructive", "").strip().lower() != "true":
         raise ApiError(428, "confirmation_required",
                        "Rotating the secret needs the header X-Confirm-Destructive: true.")
-    secret = service.rotate_secret(endpoint, actor=_actor())
+    try:
+        secret = service.rotate_secret(endpoint, actor=_actor())
+    except InvalidEndpoint as error:
+        raise _invalid(error) from None
     db.session.commit()
     return jsonify({"id": endpoint.id, "secret": secret,
                     "previous_secret_valid_until": isoformat(service.previous_secret_valid_until(endpoint))}), \

@@ -13,8 +13,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from webapp.services import formats
+from webapp.services import formats, signing
 from webapp.services.endpoints import InvalidEndpoint
+from webapp.services.signing import hmac_hex, timestamped_hmac
 
 HEADERS_HINT_NEW = "Optional, one “Name: value” per line, e.g. “Authorization: Bearer abc123”. Values are stored encrypted."
 ROUTING_KEY_HINT = ("Only for PagerDuty: the Integration Key of an Events API v2 integration on your PagerDuty "
@@ -67,12 +68,27 @@ class EndpointForm(FlaskForm):
                                 render_kw={"autocomplete": "off", "spellcheck": "false"})
     access_token = PasswordField("Access token", validators=[Optional(), Length(max=512)],
                                  description=ACCESS_TOKEN_HINT, render_kw={"autocomplete": "off", "spellcheck": "false"})
+    signature_scheme = SelectField(
+        "Signature scheme", choices=[SelectChoice(value, label) for value, label in signing.labels().items()],
+        default=signing.DEFAULT_SCHEME,
+        description="How your receiver checks that an alert comes from Tocsin. Slack, Discord, Teams, ntfy and "
+                    "PagerDuty check nothing (their URL or key is the credential): choose “None” for them.")
+    signature_header = StringField(
+        "Signature header", validators=[Optional(), Length(max=100)],
+        render_kw={"placeholder": hmac_hex.DEFAULT_HEADER},
+        description=f"The header your receiver reads, e.g. X-Hub-Signature-256; empty: {hmac_hex.DEFAULT_HEADER}.")
+    signature_header_prefix = StringField(
+        "Signature header prefix", validators=[Optional(), Length(max=60)],
+        render_kw={"placeholder": timestamped_hmac.DEFAULT_PREFIX},
+        description=f"Prefix of the Timestamp and Signature headers, e.g. X-CueAPI-; empty: "
+                    f"{timestamped_hmac.DEFAULT_PREFIX}.")
     headers = TextAreaField("Custom headers", validators=[Optional()], description=HEADERS_HINT_NEW)
     timeout_seconds = IntegerField("Timeout (seconds)", default=10,
                                    validators=[InputRequired(), NumberRange(min=1, max=30)],
                                    description="How long to wait for an answer, 1–30 seconds.")
     preview = SubmitField("Preview payload")
     submit = SubmitField("Create endpoint")
+    unsigned_formats = signing.UNSIGNED_FORMATS  # the form's script proposes scheme none for these
 
     def data_for_service(self, *, editing: bool) -> dict:
         """The fields as services/endpoints.py expects them; header syntax errors land on the field."""
@@ -81,6 +97,7 @@ class EndpointForm(FlaskForm):
         for credential in (self.routing_key, self.access_token):  # empty: none yet, or keep the stored one
             if credential.data:
                 data[credential.name] = credential.data
+        data.update(self.signature_data())
         try:
             data["headers"] = parse_header_lines(self.headers.data, keep_blank_values=editing)
         except HeaderLinesError as error:
@@ -88,11 +105,23 @@ class EndpointForm(FlaskForm):
         return data
 
 
+    def signature_data(self) -> dict:
+        """The scheme, and the header name or prefix only where the chosen scheme uses it."""
+        scheme = self.signature_scheme.data
+        data = {"signature_scheme": scheme}
+        if scheme == hmac_hex.NAME:
+            data["signature_header"] = self.signature_header.data or None
+        elif scheme == timestamped_hmac.NAME:
+            data["signature_header_prefix"] = self.signature_header_prefix.data or None
+        return data
+
+
 class NewEndpointForm(EndpointForm):
-    secret = StringField("Signing secret (optional)", validators=[Optional(), Length(max=200)],
+    secret = StringField("Signing secret (optional)", validators=[Optional(), Length(max=256)],
                          render_kw={"autocomplete": "off", "spellcheck": "false"},
-                         description="Leave empty to generate one. To reuse a secret, paste it in Standard Webhooks "
-                                     "form: whsec_ followed by base64 of 24–64 bytes.")
+                         description="Leave empty to generate one. To reuse a secret: for Standard Webhooks, whsec_ "
+                                     "followed by base64 of 24–64 bytes; for the hex schemes, any 16–256 printable "
+                                     "characters (e.g. your receiver's 64-hex secret).")
 
     def data_for_service(self, *, editing: bool = False) -> dict:
         data = super().data_for_service(editing=False)

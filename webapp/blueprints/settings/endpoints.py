@@ -11,9 +11,10 @@ from webapp.blueprints.settings.endpoint_forms import EditEndpointForm, NewEndpo
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import Endpoint
-from webapp.services import crypto, history
+from webapp.services import crypto, history, signing
 from webapp.services import endpoints as service
 from webapp.services.endpoints import Actor, InvalidEndpoint
+from webapp.services.signing import snippets
 from webapp.sessions import keep_for_next_page, take_from_session
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
@@ -39,6 +40,15 @@ def host_of(url: str) -> str:
     return urlsplit(url).netloc
 
 
+@bp.app_template_global("signature_of")
+def signature_of(endpoint: Endpoint) -> dict:
+    """What the endpoint's page says about its signature: the scheme, the headers sent, whether
+    two secrets sign after a rotation, and the verification snippets with the real header names."""
+    settings = signing.settings_of(endpoint)
+    module = signing.scheme(settings.scheme)
+    return {"scheme": module, "sent_headers": snippets.sent_headers(settings), "snippets": snippets.snippets(settings)}
+
+
 @bp.route("/alerts/endpoints")
 @login_required
 def endpoints():
@@ -61,8 +71,10 @@ def new_endpoint():
                 endpoint, secret = service.create_endpoint(current_workspace_id(), current_user.id, data,
                                                            client_ip=request.remote_addr)
                 db.session.commit()
-                _show_secret_once(endpoint, secret, "created")
-                flash(f"Endpoint “{endpoint.name}” created. Copy its signing secret now.", "success")
+                if secret:  # None for the scheme none, which signs nothing
+                    _show_secret_once(endpoint, secret, "created")
+                flash(f"Endpoint “{endpoint.name}” created." + (" Copy its signing secret now." if secret else ""),
+                      "success")
                 return _detail(endpoint)
         except InvalidEndpoint as error:
             show_errors(form, error.fields)
@@ -101,6 +113,8 @@ def edit_endpoint(endpoint_id: int):
             else:
                 changed = service.update_endpoint(endpoint, data, actor=_actor())
                 db.session.commit()
+                if changed.new_secret:
+                    _show_secret_once(endpoint, changed.new_secret, "scheme")
                 flash(f"Saved: changed {', '.join(changed)}." if changed else "Nothing changed.", "success")
                 return _detail(endpoint)
         except InvalidEndpoint as error:
@@ -145,11 +159,16 @@ def rotate_endpoint_secret(endpoint_id: int):
     endpoint = get_or_404(Endpoint, endpoint_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        secret = service.rotate_secret(endpoint, actor=_actor())
+        try:
+            secret = service.rotate_secret(endpoint, actor=_actor())
+        except InvalidEndpoint as error:
+            flash(error.fields["signature_scheme"], "error")
+            return _detail(endpoint)
         db.session.commit()
         _show_secret_once(endpoint, secret, "rotated")
-        flash("Secret rotated. For 24 hours every delivery is signed with both the new and the old secret.",
-              "success")
+        flash("Secret rotated. For 24 hours every delivery is signed with both the new and the old secret."
+              if signing.scheme(endpoint.signature_scheme).SEVERAL_SIGNATURES else
+              "Secret rotated. Deliveries are signed with the new secret only, from now on.", "success")
         return _detail(endpoint)
     return render_template("settings/endpoints/confirm_rotate.html", endpoint=endpoint, form=form)
 

@@ -53,21 +53,29 @@ def signing_secrets(endpoint: EndpointSnapshot) -> list[str]:
 
 
 def custom_headers(endpoint: EndpointSnapshot) -> dict[str, str]:
-    """The endpoint's own headers in clear, minus any name Tocsin sets itself."""
+    """The endpoint's own headers in clear, minus any name Tocsin or its signature scheme sets."""
+    scheme_names = signing.scheme(endpoint.signature_scheme).header_names(signing.settings_of(endpoint))
     return {name: crypto.decrypt(token) for name, token in (endpoint.headers_encrypted or {}).items()
-            if not is_reserved_header(name)}
+            if not is_reserved_header(name) and name.lower() not in scheme_names}
 
 
-def masked(headers: dict, in_clear: frozenset = frozenset()) -> dict:
-    """Headers for the record: every signature as `v1,••••`, and every header Tocsin does not set
-    itself (the endpoint's custom headers, stored encrypted; an access token) as `••••••`, so the
-    history never shows a token in clear. `in_clear`: the format's own headers (lower case)."""
+def masked(headers: dict, endpoint: EndpointSnapshot | None = None, in_clear: frozenset = frozenset()) -> dict:
+    """Headers for the record: every signature as `v1,••••` (or `sha256=••••`, under the names the
+    endpoint's scheme uses), and every header Tocsin does not set itself (the endpoint's custom
+    headers, stored encrypted; an access token) as `••••••`, so the history never shows a token in
+    clear. `in_clear`: the format's own headers (lower case), shown as sent."""
+    signature_names, scheme_names = set(signing.SIGNATURE_HEADERS), set()
+    if endpoint is not None:
+        module, settings = signing.scheme(endpoint.signature_scheme), signing.settings_of(endpoint)
+        signature_names |= module.signature_header_names(settings)
+        scheme_names = module.header_names(settings)
     shown = {}
     for name, value in headers.items():
         lowered = name.lower()
-        if lowered in signing.SIGNATURE_HEADERS:
+        if lowered in signature_names:
             value = signing.mask_signature(value)
-        elif lowered not in RECORDED_IN_CLEAR and lowered not in in_clear and not lowered.startswith(RESERVED_PREFIXES):
+        elif (lowered not in RECORDED_IN_CLEAR and lowered not in scheme_names and lowered not in in_clear
+              and not lowered.startswith(RESERVED_PREFIXES)):
             value = MASKED_VALUE
         shown[name] = value
     return shown
@@ -76,7 +84,8 @@ def masked(headers: dict, in_clear: frozenset = frozenset()) -> dict:
 def _body(delivery: DeliverySnapshot) -> tuple[formats.Payload, dict]:
     """(payload, Tocsin's headers) for this delivery in its endpoint's format:
     `x-tocsin-event` is the payload type (alert.fired, alert.repeated, alert.resolved,
-    alert.test) and `x-tocsin-alert-type` the event that raised the alert (run_failed, …)."""
+    alert.test), `x-tocsin-alert-type` the event that raised the alert (run_failed, …) and
+    `x-tocsin-alert-id` the alert's id (real alerts only)."""
     if delivery.is_test:
         context = formats.sample_context(delivery.workspace, delivery.endpoint)
         event_type = "alert.test"
@@ -93,19 +102,26 @@ def _body(delivery: DeliverySnapshot) -> tuple[formats.Payload, dict]:
         raise NotSent("template", str(error)) from error
     except crypto.DecryptionError as error:  # the receiver's credential (routing key, access token)
         raise NotSent("skipped", str(error)) from error
-    return payload, {"x-tocsin-event": event_type, "x-tocsin-alert-type": context["alert"]["type"]}
+    own = {"x-tocsin-event": event_type, "x-tocsin-alert-type": context["alert"]["type"]}
+    if delivery.alert is not None and not delivery.is_test:  # a test send has no alert, so no alert id
+        own["x-tocsin-alert-id"] = str(delivery.alert.id)
+    return payload, own
 
 
 def build(delivery: DeliverySnapshot) -> tuple[bytes, dict]:
     """(body, headers) of this attempt, signed now; raises NotSent when it cannot be built."""
     payload, tocsin_headers = _body(delivery)
     body, endpoint = payload.body, delivery.endpoint
+    scheme = signing.scheme(endpoint.signature_scheme)
     format_names = {name.lower() for name in payload.headers}
     try:
         headers = {name: value for name, value in custom_headers(endpoint).items() if name.lower() not in format_names}
         headers.update(payload.headers)
-        headers.update(signing.scheme().headers(signing_secrets(endpoint), delivery.message_id,
-                                                int(time.time()), body))
+        secrets = signing_secrets(endpoint) if scheme.SIGNS else []
+        # webhook-id (the delivery's id, the same on every retry) goes out whatever the scheme.
+        headers["webhook-id"] = delivery.message_id
+        headers.update(scheme.headers(secrets, delivery.message_id, int(time.time()), body,
+                                      signing.settings_of(endpoint)))
     except crypto.DecryptionError as error:
         raise NotSent("skipped", str(error)) from error
     headers.update({"content-type": payload.content_type, "user-agent": f"Tocsin/{__version__}", **tocsin_headers})
@@ -139,7 +155,8 @@ def attempt_values(delivery: DeliverySnapshot, number: int, started_at, result: 
         "duration_ms": result.duration_ms,
         "http_status": result.status,
         "outcome": result.outcome,
-        "request_headers": (masked(result.request_headers, formats.headers_in_clear(delivery.endpoint.format))
+        "request_headers": (masked(result.request_headers, delivery.endpoint,
+                                   formats.headers_in_clear(delivery.endpoint.format))
                             if result.request_headers else None),
         "request_body": (formats.recorded_body(delivery.endpoint.format, body).decode("utf-8", errors="replace")
                          if body is not None else None),

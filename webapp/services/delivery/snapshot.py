@@ -38,6 +38,9 @@ class EndpointSnapshot:
     disabled_reason: str | None
     failing_since: datetime | None
     deleted_at: datetime | None
+    signature_scheme: str
+    signature_header: str | None
+    signature_header_prefix: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,8 @@ _COLUMNS = {
                  Endpoint.secret_encrypted, Endpoint.previous_secret_encrypted, Endpoint.secret_rotated_at,
                  Endpoint.headers_encrypted, Endpoint.routing_key_encrypted, Endpoint.access_token_encrypted,
                  Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
-                 Endpoint.deleted_at),
+                 Endpoint.deleted_at,
+                 Endpoint.signature_scheme, Endpoint.signature_header, Endpoint.signature_header_prefix),
     "alert": (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
               Alert.created_at, Alert.state, Alert.resolved_at),
     "rule": (Rule.id, Rule.name),

@@ -11,11 +11,12 @@ from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule, Workspace, rule_endpoint
 from webapp.services import audit, crypto, formats, signing
 from webapp.services.delivery import attempt, request
-from webapp.services.endpoints import credentials
+from webapp.services.endpoints import credentials, signature_settings
 from webapp.services.endpoints.validation import InvalidEndpoint, endpoint_headers, validate
 from webapp.timeutil import utcnow
 
-EDITABLE_FIELDS = ("name", "url", "format", "template", "timeout_seconds", "headers", *credentials.FIELDS)
+EDITABLE_FIELDS = ("name", "url", "format", "template", "timeout_seconds", "headers", *credentials.FIELDS,
+                   "signature_scheme", "signature_header", "signature_header_prefix")
 HEALTH_WINDOW = 3  # the health badge looks at this many latest attempts
 TEST_CLAIM_WAIT_SECONDS = 2.0  # a test send waits this long for a busy endpoint's limits
 
@@ -42,9 +43,11 @@ def _encrypt_headers(headers: dict, existing_tokens: dict) -> dict:
 
 def create_endpoint(workspace_id: int, user_id: int | None, data: dict, *,
                     client_ip: str | None = None) -> tuple[Endpoint, str]:
-    """Create an endpoint; returns it and its clear secret (shown once). The caller commits."""
+    """Create an endpoint; returns it and its clear secret (shown once; None for the scheme `none`,
+    whose stored secret is never used). The caller commits."""
     cleaned = validate(dict(data))
-    secret = cleaned.pop("secret", None) or signing.scheme().generate_secret()
+    scheme = signing.scheme(cleaned["signature_scheme"])
+    secret = cleaned.pop("secret", None) or scheme.generate_secret()
     headers = cleaned.pop("headers", {}) or {}
     values = {"format": "json", "timeout_seconds": 10, **cleaned}
     values.update(credentials.encrypted(values))
@@ -54,13 +57,20 @@ def create_endpoint(workspace_id: int, user_id: int | None, data: dict, *,
     db.session.flush()
     _audit(endpoint, Actor(user_id, client_ip), "create",
            f"created endpoint {endpoint.name!r} → {urlsplit(endpoint.url).hostname} ({endpoint.format})")
-    return endpoint, secret
+    return endpoint, secret if scheme.SIGNS else None
 
 
-def update_endpoint(endpoint: Endpoint, data: dict, *, actor: Actor = Actor()) -> list[str]:
+class Changes(list):
+    """The names of the fields an update changed; `new_secret` is the secret a scheme change made
+    (shown once), else None."""
+
+    new_secret: str | None = None
+
+
+def update_endpoint(endpoint: Endpoint, data: dict, *, actor: Actor = Actor()) -> Changes:
     """Apply the given fields; returns the names of those that changed (audited, never values of secrets)."""
     cleaned = validate(dict(data), endpoint)
-    changed = []
+    changed, previous_scheme = Changes(), endpoint.signature_scheme
     for name in EDITABLE_FIELDS:
         if name not in cleaned:
             continue
@@ -76,9 +86,12 @@ def update_endpoint(endpoint: Endpoint, data: dict, *, actor: Actor = Actor()) -
         else:
             setattr(endpoint, name, cleaned[name])
         changed.append(name)
+    if "signature_scheme" in changed:
+        changed.new_secret = signature_settings.after_scheme_change(endpoint, previous_scheme)
     if changed:
         endpoint.updated_at = utcnow()
-        _audit(endpoint, actor, "update", f"changed {', '.join(changed)} of endpoint {endpoint.name!r}")
+        _audit(endpoint, actor, "update", f"changed {', '.join(changed)} of endpoint {endpoint.name!r}"
+               + ("; a new signing secret was made for the new scheme" if changed.new_secret else ""))
     return changed
 
 
@@ -135,18 +148,27 @@ UNREADABLE_SECRET = ("The signing secret cannot be decrypted: the key that encry
 
 
 def rotate_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:
-    """A new secret; the old one keeps signing too for 24 hours (the request builder adds both signatures)."""
-    secret = signing.scheme().generate_secret()
+    """A new secret. Standard Webhooks: the old one keeps signing too for 24 hours (the request
+    builder adds both signatures); schemes that carry one signature sign with the new one only.
+    InvalidEndpoint for the scheme `none`, which has no secret to rotate."""
+    scheme = signing.scheme(endpoint.signature_scheme)
+    if not scheme.SIGNS:
+        raise InvalidEndpoint({"signature_scheme": "This endpoint sends no signature (scheme none): "
+                                                   "there is no secret to rotate."})
+    secret = scheme.generate_secret()
     endpoint.previous_secret_encrypted = endpoint.secret_encrypted
     endpoint.secret_encrypted = crypto.encrypt(secret)
     endpoint.secret_rotated_at = utcnow()
-    _audit(endpoint, actor, "rotate_secret",
-           f"rotated the signing secret of endpoint {endpoint.name!r}; the old one signs too for 24 h")
+    _audit(endpoint, actor, "rotate_secret", f"rotated the signing secret of endpoint {endpoint.name!r}; "
+           + ("the old one signs too for 24 h" if scheme.SEVERAL_SIGNATURES else "only the new one signs"))
     return secret
 
 
 def previous_secret_valid_until(endpoint: Endpoint):
+    """Until when the previous secret signs too (None: it does not, e.g. a one-signature scheme)."""
     if endpoint.previous_secret_encrypted is None or endpoint.secret_rotated_at is None:
+        return None
+    if not signing.scheme(endpoint.signature_scheme).SEVERAL_SIGNATURES:
         return None
     until = endpoint.secret_rotated_at + request.PREVIOUS_SECRET_GRACE
     return until if until > utcnow() else None

@@ -3,7 +3,7 @@ the settings form and the JSON API alike."""
 import re
 
 from webapp.models import Endpoint
-from webapp.services import crypto, formats, outbound, signing
+from webapp.services import crypto, formats, outbound
 from webapp.services.delivery import request
 from webapp.services.endpoints import credentials
 from webapp.services.formats.template import MAX_TEMPLATE_CHARACTERS
@@ -92,12 +92,14 @@ def _check_timeout(value) -> int:
 def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
     """The cleaned subset of `data` that was given; raises InvalidEndpoint listing every bad field.
     Creation (no `endpoint`) requires a name and a URL."""
+    from webapp.services.endpoints import signature_settings  # imported here: it reads HEADER_NAME from this module
+
     cleaned, errors = {}, {}
     existing = endpoint_headers(endpoint) if endpoint is not None else {}
     checks = {
         "name": _check_name, "url": _check_url, "timeout_seconds": _check_timeout,
         "headers": lambda value: _check_headers(value, existing),
-        "secret": lambda value: signing.scheme().validate_secret(value if isinstance(value, str) else ""),
+        "secret": lambda value: signature_settings.check_secret(value, data, endpoint),
     }
     if endpoint is None:
         for required in ("name", "url"):
@@ -128,6 +130,7 @@ def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
             errors["template"] = str(error)
     if "template" in data and "template" not in errors:
         cleaned["template"] = template or None
+    cleaned.update(signature_settings.validate(data, endpoint, cleaned.get("headers", existing), errors))
     if errors:
         raise InvalidEndpoint(errors)
     return cleaned

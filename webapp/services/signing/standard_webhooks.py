@@ -7,6 +7,9 @@ import hmac
 from secrets import token_bytes
 
 NAME = "standard-webhooks"
+LABEL = "Standard Webhooks (default)"
+SIGNS = True
+SEVERAL_SIGNATURES = True  # both secrets sign during the 24 hours after a rotation
 SIGNATURE_HEADER = "webhook-signature"
 PREFIX = "whsec_"
 MIN_SECRET_BYTES = 24
@@ -52,7 +55,15 @@ def signature_header(secrets: list[str], message_id: str, timestamp: int, body: 
     return " ".join(signature(secret, message_id, timestamp, body) for secret in secrets)
 
 
-def headers(secrets: list[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def header_names(settings=None) -> frozenset[str]:
+    return frozenset({"webhook-id", "webhook-timestamp", SIGNATURE_HEADER})
+
+
+def signature_header_names(settings=None) -> frozenset[str]:
+    return frozenset({SIGNATURE_HEADER})
+
+
+def headers(secrets: list[str], message_id: str, timestamp: int, body: bytes, settings=None) -> dict[str, str]:
     """The scheme's headers of one attempt: `webhook-id` (the same on every attempt),
     `webhook-timestamp` (this attempt) and `webhook-signature`."""
     return {"webhook-id": message_id, "webhook-timestamp": str(int(timestamp)),

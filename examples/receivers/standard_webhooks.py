@@ -1,11 +1,12 @@
-"""A small Flask app that receives Tocsin alerts and checks they really come from Tocsin.
+"""A small Flask app that receives Tocsin alerts signed with the Standard Webhooks scheme (the
+default) and checks they really come from Tocsin.
 
     pip install flask standardwebhooks
     export TOCSIN_WEBHOOK_SECRET=whsec_...   # the endpoint's signing secret (Reveal secret in Tocsin)
-    flask --app examples/receiver.py run --port 8000
+    flask --app examples/receivers/standard_webhooks.py run --port 8000
 
-Then point a Tocsin endpoint (format "json") at http://<this host>:8000/hooks/tocsin and press
-"Send test alert". What the receiver does, in order:
+Then point a Tocsin endpoint (format "json", signature scheme standard-webhooks) at
+http://<this host>:8000/hooks/tocsin and press "Send test alert". What the receiver does, in order:
 
 1. Verifies the `webhook-signature` with the `standardwebhooks` package (any signature in the
    header may match: during the 24 hours after a rotation Tocsin sends two).
