@@ -6,8 +6,10 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.models.checks import one_of
 from webapp.timeutil import UTCDateTime, utcnow
 
+MEMBER_ROLES = ("owner", "member")
 
 class Workspace(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,14 +42,14 @@ class User(UserMixin, db.Model):
 
 
 class Membership(db.Model):
-    __table_args__ = (sa.UniqueConstraint("user_id", "workspace_id"),)
+    __table_args__ = (sa.UniqueConstraint("user_id", "workspace_id"), one_of("role", MEMBER_ROLES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
     workspace_id: Mapped[int] = mapped_column(
         sa.ForeignKey("workspace.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[str] = mapped_column(sa.String(16), default="owner")  # owner | member
+    role: Mapped[str] = mapped_column(sa.String(16), default="owner")  # MEMBER_ROLES
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")

@@ -5,8 +5,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.models.checks import one_of
 from webapp.models.jobs import Job, Run
-from webapp.models.rules import Rule
+from webapp.models.rules import RULE_EVENTS, SEVERITIES, Rule
 from webapp.timeutil import UTCDateTime, utcnow
 
 ALERT_STATES = ("firing", "resolved")
@@ -16,6 +17,9 @@ PAYLOAD_TYPES = ("alert.fired", "alert.repeated", "alert.resolved")
 
 class Alert(db.Model):
     __table_args__ = (
+        one_of("type", RULE_EVENTS),
+        one_of("severity", SEVERITIES),
+        one_of("state", ALERT_STATES),
         sa.Index("ix_alert_workspace_id_created_at", "workspace_id", "created_at"),
         sa.Index("ix_alert_rule_id_job_id_created_at", "rule_id", "job_id", "created_at"),
         sa.Index("ix_alert_job_id_state", "job_id", "state"),

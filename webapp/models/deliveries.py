@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.alerts import Alert
+from webapp.models.alerts import PAYLOAD_TYPES, Alert
+from webapp.models.checks import one_of
 from webapp.models.endpoints import DEFAULT_MAX_ATTEMPTS, Endpoint
 from webapp.timeutil import UTCDateTime, utcnow
 
@@ -20,6 +21,8 @@ def new_message_id() -> str:
 
 class Delivery(db.Model):
     __table_args__ = (
+        one_of("status", DELIVERY_STATUSES),
+        one_of("event", (*PAYLOAD_TYPES, "alert.test")),
         sa.Index("ix_delivery_status_next_attempt_at", "status", "next_attempt_at"),
         sa.Index("ix_delivery_status_lease_until", "status", "lease_until"),
         sa.Index("ix_delivery_workspace_id_id", "workspace_id", "id"),

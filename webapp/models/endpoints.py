@@ -5,13 +5,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
+from webapp.models.checks import one_of
 from webapp.timeutil import UTCDateTime, utcnow
 
+# What the payload formats (services/formats) and signature schemes (services/signing) are
+# called; a test keeps these in step with those registries.
+ENDPOINT_FORMATS = ("json", "slack", "discord", "template", "pagerduty", "ntfy", "teams")
+SIGNATURE_SCHEMES = ("standard-webhooks", "hmac-sha256-hex", "timestamped-hmac-hex", "none")
 DEFAULT_MAX_ATTEMPTS = 8  # delivery attempts of an alert when neither its rule nor its endpoint says otherwise
 
 
 class Endpoint(db.Model):
-    __table_args__ = (sa.Index("ix_endpoint_workspace_id_deleted_at", "workspace_id", "deleted_at"),)
+    __table_args__ = (sa.Index("ix_endpoint_workspace_id_deleted_at", "workspace_id", "deleted_at"),
+                      one_of("format", ENDPOINT_FORMATS), one_of("signature_scheme", SIGNATURE_SCHEMES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))

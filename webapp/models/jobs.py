@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.models.checks import one_of
 from webapp.timeutil import UTCDateTime, utcnow
 
 # verification_failed: the run finished, but its own check of the result failed (it counts as a failure).
@@ -43,6 +44,7 @@ class Job(db.Model):
 
 class Run(db.Model):
     __table_args__ = (
+        one_of("status", RUN_STATUSES),
         sa.UniqueConstraint("job_id", "external_id"),
         sa.Index("ix_run_job_id_started_at", "job_id", "started_at"),
         # The Jobs page's open runs of each job, however far back they started; partial, so

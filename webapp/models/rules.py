@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.models.checks import one_of
 from webapp.models.endpoints import Endpoint
 from webapp.timeutil import UTCDateTime, utcnow
 
@@ -36,7 +37,8 @@ rule_endpoint = sa.Table(
 
 
 class Rule(db.Model):
-    __table_args__ = (sa.Index("ix_rule_workspace_id_event", "workspace_id", "event"),)
+    __table_args__ = (sa.Index("ix_rule_workspace_id_event", "workspace_id", "event"), one_of("event", RULE_EVENTS),
+                      one_of("severity", SEVERITIES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
