@@ -47,6 +47,7 @@ def register_extensions(app: Flask) -> None:
     from webapp.database import configure_engine, engine_options, render_migration_item
     from webapp.database import init_app as init_database
     from webapp.services import api_cache
+    from webapp.services.api_rate_limits import ApiRateLimits
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
@@ -58,6 +59,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine)
     api_cache.init_app(app)
+    app.extensions["tocsin_api_rate_limits"] = ApiRateLimits(app.config)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -93,6 +93,10 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_ENDPOINT_RATE": _float("TOCSIN_ENDPOINT_RATE", 10.0),
         "TOCSIN_DISABLE_AFTER_HOURS": _float("TOCSIN_DISABLE_AFTER_HOURS", 72.0),
         "TOCSIN_LEASE_MARGIN": _float("TOCSIN_LEASE_MARGIN", 15.0),
+        "TOCSIN_API_RATE": _float("TOCSIN_API_RATE", 50.0),
+        "TOCSIN_API_BURST": _int("TOCSIN_API_BURST", 100),
+        "TOCSIN_API_REPORT_RATE": _float("TOCSIN_API_REPORT_RATE", 1000.0),
+        "TOCSIN_API_REPORT_BURST": _int("TOCSIN_API_REPORT_BURST", 2000),
         "TOCSIN_BODY_TIMEOUT": _float("TOCSIN_BODY_TIMEOUT", 10.0),
         "TOCSIN_METRICS_TOKEN": os.environ.get("TOCSIN_METRICS_TOKEN", ""),
         # PostgreSQL only; the tests turn it on where they test it (its listener is a thread).

@@ -21,9 +21,11 @@ BODY_LEFT_UNREAD = (408, 413)
 class ApiError(Exception):
     """Raise anywhere under /api/v1 to answer with the one JSON error shape (elsewhere: the error page)."""
 
-    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None,
+                 headers: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields
+        self.headers = headers or {}
 
 
 def json_error(status: int, code: str, message: str, fields: dict | None = None):
@@ -46,9 +48,8 @@ def register(app: Flask) -> None:
             response = (render_template("errors/error.html", status=error.status,
                                         title=HTTP_ERROR_TITLES.get(error.status, "Refused"), message=error.message),
                         error.status)
-        if error.status in BODY_LEFT_UNREAD:
-            return response[0], response[1], {"Connection": "close"}
-        return response
+        headers = {**error.headers, **({"Connection": "close"} if error.status in BODY_LEFT_UNREAD else {})}
+        return response[0], response[1], headers
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):

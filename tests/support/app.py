@@ -37,6 +37,9 @@ def make_app(tmp_path, database_uri=None, **overrides):
         "TOCSIN_SCHEDULER": False,
         "TOCSIN_BASE_URL": "http://tocsin.test",
         "TOCSIN_RETRY_SCALE": 0.01,
+        # Tests make hundreds of API calls a second with one key; tests/api/test_rate_limits.py
+        # sets the production-like limits it checks.
+        "TOCSIN_API_RATE": 100_000.0, "TOCSIN_API_BURST": 100_000,
     }
     config.update(overrides)
     app = create_app(config)
