@@ -36,7 +36,7 @@ def test_create_returns_the_documented_fields_with_defaults(api, endpoint_id):
     assert set(body) == DOCUMENTED_FIELDS | TIMESTAMPS
     assert body == {**body, "name": "Nightly failures", "event": "run_failed", "job_filter": None,
                     "threshold_seconds": None, "consecutive_count": None, "severity": "warning",
-                    "endpoint_ids": [endpoint_id], "max_attempts": 8, "cooldown_seconds": 300, "is_active": True}
+                    "endpoint_ids": [endpoint_id], "max_attempts": None, "cooldown_seconds": 300, "is_active": True}
 
 
 def test_create_with_every_field_and_read_it_back(api, endpoint_id):

@@ -36,6 +36,7 @@ class EndpointSnapshot:
     disabled_reason: str | None
     failing_since: datetime | None
     deleted_at: datetime | None
+    retry_delays_seconds: list | None  # the retry policy's delays (None: the default schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ _COLUMNS = {
     "endpoint": (Endpoint.id, Endpoint.url, Endpoint.format, Endpoint.template, Endpoint.timeout_seconds,
                  Endpoint.secret_encrypted, Endpoint.previous_secret_encrypted, Endpoint.secret_rotated_at,
                  Endpoint.headers_encrypted, Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
-                 Endpoint.deleted_at),
+                 Endpoint.deleted_at, Endpoint.retry_delays_seconds),
     "alert": (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
               Alert.created_at, Alert.state, Alert.resolved_at),
     "rule": (Rule.id, Rule.name),
