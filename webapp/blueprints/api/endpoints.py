@@ -10,14 +10,16 @@ from webapp.extensions import db
 from webapp.models import Endpoint
 from webapp.services import crypto
 from webapp.services import endpoints as service
-from webapp.services.endpoints import Actor, InvalidEndpoint
+from webapp.services.endpoints import Actor, InvalidEndpoint, delivery_policy
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 
 MASK = "••••••"
 EXCERPT_CHARACTERS = 300
-CREATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "secret", "is_active"}
-UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "is_active"}
+CREATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "secret", "is_active",
+                 *delivery_policy.FIELDS}
+UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "is_active",
+                 *delivery_policy.FIELDS}
 
 
 def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
@@ -27,6 +29,7 @@ def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
         "timeout_seconds": endpoint.timeout_seconds, "is_active": endpoint.is_active,
         "disabled_reason": endpoint.disabled_reason, "created_at": isoformat(endpoint.created_at),
         "updated_at": isoformat(endpoint.updated_at),
+        **{name: getattr(endpoint, name) for name in delivery_policy.FIELDS},
     }
     if secret is not None:
         body["secret"] = secret
