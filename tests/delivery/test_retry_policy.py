@@ -11,7 +11,7 @@ from tests.delivery.test_wakeups import A_MINUTE, sleeping
 from tests.support.factories import make_alert, make_deliveries, make_endpoint, make_workspace
 from webapp.models import Delivery, Rule
 from webapp.scheduler import start_scheduler, stop_scheduler
-from webapp.services.alerting import ingest
+from webapp.services.alerting import ingest, lifecycle
 from webapp.services.delivery import pool, requeue, retry_policy
 from webapp.services.delivery.backoff import JITTER, backoff_seconds, scheduled_seconds
 
@@ -173,6 +173,23 @@ def test_redeliver_and_retry_dead_give_the_same_budget_again(app, db, receiver):
                                     user_id=None, client_ip=None) == 1
     db.session.commit()
     assert reload(db, Delivery, second).max_attempts == 2 + 1  # now the rule's own budget
+
+
+def test_resolved_and_repeated_deliveries_get_the_same_budget(app, db, receiver):
+    workspace, endpoint, rule = failing_rule(db, receiver, rule_attempts=None, endpoint_attempts=3)
+    alert = db.session.get(Delivery, raise_one(db, workspace)).alert
+    second_endpoint, _ = make_endpoint(workspace, receiver.url(), name="patient", max_attempts=12)
+    rule.endpoints.append(second_endpoint)
+    rule.notify_on_resolve = True
+    db.session.commit()
+
+    resolved = lifecycle.notify([alert], "alert.resolved")  # to the endpoints the alert went to
+    db.session.commit()
+    assert [db.session.get(Delivery, delivery_id).max_attempts for delivery_id in resolved] == [3]
+    rule.max_attempts = 6
+    db.session.commit()
+    repeated = lifecycle.notify([alert], "alert.repeated")
+    assert [db.session.get(Delivery, delivery_id).max_attempts for delivery_id in repeated] == [6]
 
 
 def test_the_budget_helper_prefers_the_rule_then_the_endpoint():

@@ -102,8 +102,8 @@ def _endpoint_budgets(endpoint_ids: set[int]) -> dict[int, int]:
     """endpoint id → its attempt budget, in one query."""
     if not endpoint_ids:
         return {}
-    return dict(db.session.execute(sa.select(Endpoint.id, Endpoint.max_attempts).where(Endpoint.id.in_(endpoint_ids)))
-                .tuples().all())
+    return dict(db.session.execute(sa.select(Endpoint.id, Endpoint.max_attempts)
+                                   .where(Endpoint.id.in_(endpoint_ids))).all())
 
 
 def _live_endpoints_reached(alert_ids: list[int]) -> dict[int, list[int]]:
