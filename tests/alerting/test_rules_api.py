@@ -36,7 +36,7 @@ def test_create_returns_the_documented_fields_with_defaults(api, endpoint_id):
     assert set(body) == DOCUMENTED_FIELDS | TIMESTAMPS
     assert body == {**body, "name": "Nightly failures", "event": "run_failed", "job_filter": None,
                     "threshold_seconds": None, "consecutive_count": None, "severity": "warning",
-                    "endpoint_ids": [endpoint_id], "max_attempts": 8, "cooldown_seconds": 300, "is_active": True}
+                    "endpoint_ids": [endpoint_id], "max_attempts": None, "cooldown_seconds": 300, "is_active": True}
 
 
 def test_create_with_every_field_and_read_it_back(api, endpoint_id):
@@ -191,3 +191,11 @@ def test_rules_need_an_api_key(client):
     response = client.get("/api/v1/rules")
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_max_attempts_may_be_null_and_set_back_to_null(api, endpoint_id):
+    created = create(api, endpoint_ids=[endpoint_id], max_attempts=4).get_json()
+    assert created["max_attempts"] == 4
+    cleared = api.patch(f"/rules/{created['id']}", json={"max_attempts": None}).get_json()
+    assert cleared["max_attempts"] is None
+    assert create(api, endpoint_ids=[endpoint_id], max_attempts=None).get_json()["max_attempts"] is None

@@ -232,3 +232,13 @@ def test_rule_whose_endpoints_were_deleted_says_it_sends_nowhere(client, db, api
     fresh = endpoint_id_via_api(api, "New hook")
     submit(client, f"/settings/alerts/rules/{rule.id}/edit", endpoint_ids=[fresh], name="Orphan")
     assert "no endpoint" not in client.get(f"/settings/alerts/rules/{rule.id}").get_data(as_text=True)
+
+
+def test_a_blank_attempt_budget_means_each_endpoints_own(client, db, endpoint_id):
+    rule = create_rule(client, [endpoint_id], max_attempts="")
+    assert rule.max_attempts is None
+    detail = client.get(f"/settings/alerts/rules/{rule.id}").get_data(as_text=True)
+    assert "each endpoint's own budget" in detail
+    edit = client.get(f"/settings/alerts/rules/{rule.id}/edit").get_data(as_text=True)
+    assert re.search(r'<input[^>]*name="max_attempts"[^>]*value=""', edit)
+    assert "Blank: each endpoint" in edit

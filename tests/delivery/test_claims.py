@@ -46,6 +46,29 @@ def test_claim_takes_due_rows_once_with_a_lease(app, db, endpoint):
     assert claims.claim_one(due) is None
 
 
+def test_the_lease_covers_twice_any_timeout_up_to_300_seconds_plus_the_margin(app, db):
+    """Timeouts round up to a few lease buckets (one CASE of 15, not 300): never a shorter lease."""
+    workspace = make_workspace()
+    timeouts = (1, 4, 25, 31, 100, 299, 300)
+    by_delivery = {}
+    for timeout in timeouts:
+        endpoint, _ = make_endpoint(workspace, URL, timeout_seconds=timeout, name=f"timeout {timeout}")
+        by_delivery[make_delivery(endpoint).id] = timeout
+    db.session.commit()
+    margin = app.config.get("TOCSIN_LEASE_MARGIN", claims.DEFAULT_LEASE_MARGIN_SECONDS)
+    before = utcnow()
+
+    claimed = dict(claims.claim_due(len(timeouts)))
+
+    assert set(claimed) == set(by_delivery)
+    for delivery_id, lease in claimed.items():
+        timeout = by_delivery[delivery_id]
+        assert lease - before >= timedelta(seconds=2 * timeout + margin), timeout
+        bucket = min(seconds for seconds in claims.LEASE_TIMEOUT_BUCKETS if seconds >= timeout)
+        assert lease <= utcnow() + timedelta(seconds=claims.lease_seconds(bucket, margin)), timeout
+    assert len(claims.LEASE_TIMEOUT_BUCKETS) <= 20 and claims.LEASE_TIMEOUT_BUCKETS[-1] == 300
+
+
 def test_expired_lease_is_claimed_again_but_a_live_one_is_not(db, endpoint):
     now = utcnow()
     crashed = make_delivery(endpoint, status="sending", lease_until=now - timedelta(seconds=1)).id

@@ -246,14 +246,14 @@ def test_bad_headers_are_refused_with_a_specific_error(client, owner, receiver, 
     assert endpoint_named() is None
 
 
-@pytest.mark.parametrize("timeout", ["0", "31", "-1", "ten"])
-def test_timeout_outside_one_to_thirty_seconds_is_refused(client, owner, receiver, timeout):
+@pytest.mark.parametrize("timeout", ["0", "301", "-1", "ten"])
+def test_timeout_outside_one_to_three_hundred_seconds_is_refused(client, owner, receiver, timeout):
     html = text_of(create_via_form(client, receiver.url(), timeout_seconds=timeout))
     assert 'class="error"' in html
     assert endpoint_named() is None
 
 
-@pytest.mark.parametrize("timeout", ["1", "30"])
+@pytest.mark.parametrize("timeout", ["1", "300"])
 def test_timeout_bounds_are_accepted(client, owner, receiver, timeout):
     create_via_form(client, receiver.url(), timeout_seconds=timeout)
     assert endpoint_named().timeout_seconds == int(timeout)

@@ -10,7 +10,7 @@ from webapp.extensions import db
 from webapp.models import Endpoint
 from webapp.services import crypto
 from webapp.services import endpoints as service
-from webapp.services.endpoints import Actor, InvalidEndpoint, credentials
+from webapp.services.endpoints import Actor, InvalidEndpoint, credentials, delivery_policy
 from webapp.services.endpoints.signature_settings import FIELDS as SIGNATURE_FIELDS
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
@@ -18,9 +18,9 @@ from webapp.timeutil import isoformat
 MASK = "••••••"
 EXCERPT_CHARACTERS = 300
 CREATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "secret", "is_active",
-                 "routing_key", "access_token", *SIGNATURE_FIELDS}
+                 "routing_key", "access_token", *SIGNATURE_FIELDS, *delivery_policy.FIELDS}
 UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_seconds", "is_active",
-                 "routing_key", "access_token", *SIGNATURE_FIELDS}
+                 "routing_key", "access_token", *SIGNATURE_FIELDS, *delivery_policy.FIELDS}
 
 
 def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
@@ -32,6 +32,7 @@ def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
         "updated_at": isoformat(endpoint.updated_at),
         **{name: MASK if getattr(endpoint, credentials.column(name)) else None for name in credentials.FIELDS},
         **{name: getattr(endpoint, name) for name in SIGNATURE_FIELDS},
+        **{name: getattr(endpoint, name) for name in delivery_policy.FIELDS},
     }
     if secret is not None:
         body["secret"] = secret

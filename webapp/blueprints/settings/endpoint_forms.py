@@ -13,8 +13,10 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from webapp.models import DEFAULT_MAX_ATTEMPTS
 from webapp.services import formats, signing
-from webapp.services.endpoints import InvalidEndpoint
+from webapp.services.delivery import retry_policy
+from webapp.services.endpoints import InvalidEndpoint, delivery_policy
 from webapp.services.signing import hmac_hex, timestamped_hmac
 
 HEADERS_HINT_NEW = "Optional, one “Name: value” per line, e.g. “Authorization: Bearer abc123”. Values are stored encrypted."
@@ -25,6 +27,13 @@ ACCESS_TOKEN_HINT = ("Only for ntfy, optional: an access token (tk_…) for a pr
 KEEP_CREDENTIAL_HINT = " Leave empty to keep the current one."
 HEADERS_HINT_EDIT = ("One “Name: value” per line. Stored values are never shown: leave a line as “Name:” to keep its "
                      "current value, type a new value to replace it, delete the line to remove the header.")
+
+
+RETRY_POLICY_CHOICES = [
+    SelectChoice("default", f"Default: {delivery_policy.delays_in_words(None)}"),
+    SelectChoice("quick", f"Quick: {delivery_policy.delays_in_words(retry_policy.QUICK_DELAYS)}"),
+    SelectChoice("custom", "Custom delays"),
+]
 
 
 class HeaderLinesError(ValueError):
@@ -84,8 +93,20 @@ class EndpointForm(FlaskForm):
                     f"{timestamped_hmac.DEFAULT_PREFIX}.")
     headers = TextAreaField("Custom headers", validators=[Optional()], description=HEADERS_HINT_NEW)
     timeout_seconds = IntegerField("Timeout (seconds)", default=10,
-                                   validators=[InputRequired(), NumberRange(min=1, max=30)],
-                                   description="How long to wait for an answer, 1–30 seconds.")
+                                   validators=[InputRequired(), NumberRange(min=1, max=300)],
+                                   description="How long to wait for an answer, 1–300 seconds.")
+    # The retry policy and history limit: services/endpoints/delivery_policy.py checks them.
+    retry_policy = SelectField("Retry policy", choices=RETRY_POLICY_CHOICES, default="default")
+    retry_delays_seconds = StringField("Custom delays (seconds)", validators=[Optional(), Length(max=400)],
+                                       description="Only for “Custom”: the waits after the 1st, 2nd, … failed "
+                                                   "attempt, e.g. “1, 2, 4” (1–20 delays of 1–86,400 s; the last "
+                                                   "one repeats). Each gets ±20 % jitter.")
+    max_attempts = IntegerField("Maximum attempts", default=DEFAULT_MAX_ATTEMPTS,
+                                validators=[Optional()],
+                                description="1–20 attempts per alert, unless the alert's rule sets its own.")
+    history_limit = IntegerField("History limit", validators=[Optional()],
+                                 description="Keep only this endpoint's newest N finished deliveries. "
+                                             "Empty: keep them by age only.")
     preview = SubmitField("Preview payload")
     submit = SubmitField("Create endpoint")
     unsigned_formats = signing.UNSIGNED_FORMATS  # the form's script proposes scheme none for these
@@ -98,11 +119,35 @@ class EndpointForm(FlaskForm):
             if credential.data:
                 data[credential.name] = credential.data
         data.update(self.signature_data())
+        data.update(self._policy_data())
         try:
             data["headers"] = parse_header_lines(self.headers.data, keep_blank_values=editing)
         except HeaderLinesError as error:
             raise InvalidEndpoint({"headers": str(error)}) from None
         return data
+
+    def _policy_data(self) -> dict:
+        """The retry policy as the service takes it: a preset's delays or the parsed custom list.
+        Only the fields the browser sent (a blank history limit is sent: "by age only")."""
+        data = {name: getattr(self, name).data for name in ("max_attempts", "history_limit")
+                if getattr(self, name).raw_data}
+        if not self.retry_policy.raw_data:
+            return data
+        if self.retry_policy.data == "custom":
+            try:
+                data["retry_delays_seconds"] = delivery_policy.parse_delays(self.retry_delays_seconds.data)
+            except ValueError as error:
+                raise InvalidEndpoint({"retry_delays_seconds": str(error)}) from None
+        else:
+            preset = retry_policy.PRESETS.get(self.retry_policy.data)
+            data["retry_delays_seconds"] = list(preset) if preset is not None else None
+        return data
+
+    def show_policy(self, endpoint) -> None:
+        """Show a saved endpoint's policy (on GET of the edit page): the preset it matches, or its list."""
+        self.retry_policy.data = retry_policy.preset_of(endpoint.retry_delays_seconds)
+        delays = endpoint.retry_delays_seconds
+        self.retry_delays_seconds.data = ", ".join(str(delay) for delay in delays) if delays else ""
 
 
     def signature_data(self) -> dict:
@@ -138,3 +183,5 @@ class EditEndpointForm(EndpointForm):
         self.headers.description = HEADERS_HINT_EDIT
         self.routing_key.description = ROUTING_KEY_HINT + KEEP_CREDENTIAL_HINT
         self.access_token.description = ACCESS_TOKEN_HINT + KEEP_CREDENTIAL_HINT
+        if kwargs.get("obj") is not None and not self.is_submitted():
+            self.show_policy(kwargs["obj"])

@@ -2,7 +2,7 @@
 secret, enable/disable and delete. Rules and auditing live in services/endpoints.py."""
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.form_errors import show_errors
@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.models import Endpoint
 from webapp.services import crypto, history, signing
 from webapp.services import endpoints as service
-from webapp.services.endpoints import Actor, InvalidEndpoint
+from webapp.services.endpoints import Actor, InvalidEndpoint, delivery_policy
 from webapp.services.signing import snippets
 from webapp.sessions import keep_for_next_page, take_from_session
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
@@ -95,7 +95,8 @@ def endpoint_detail(endpoint_id: int):
         "settings/endpoints/detail.html", endpoint=endpoint, health=service.health(endpoint),
         header_names=sorted(endpoint.headers_encrypted or {}), shown_secret=shown, test_outcome=outcome,
         deliveries=history.recent_deliveries(endpoint.workspace_id, endpoint_id=endpoint.id),
-        previous_valid_until=service.previous_secret_valid_until(endpoint))
+        previous_valid_until=service.previous_secret_valid_until(endpoint),
+        **delivery_policy.words(endpoint, current_app.config.get("TOCSIN_HISTORY_DAYS", 30)))
 
 
 @bp.route("/alerts/endpoints/<int:endpoint_id>/edit", methods=["GET", "POST"])

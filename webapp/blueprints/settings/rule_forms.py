@@ -6,7 +6,6 @@ from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
 
 from webapp.models import (
     DEFAULT_CONSECUTIVE_COUNT,
-    DEFAULT_MAX_ATTEMPTS,
     EVENT_CONDITIONS,
     RULE_EVENTS,
     SEVERITIES,
@@ -36,8 +35,8 @@ class RuleForm(FlaskForm):
     endpoint_ids = SelectMultipleField("Send to", coerce=str, validate_choice=False,
                                        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     max_attempts = StringField("Maximum delivery attempts", widget=NumberInput(min=1, max=20),
-                               default=str(DEFAULT_MAX_ATTEMPTS),
-                               description="1–20; failed deliveries are retried with backoff until then.")
+                               description="1–20; failed deliveries are retried with backoff until then. "
+                                           "Blank: each endpoint's own budget (its retry policy).")
     cooldown_seconds = StringField("Cooldown (seconds)", widget=NumberInput(min=0),
                                    default=str(rule_service.DEFAULT_COOLDOWN_SECONDS),
                                    description="A repeat for the same job within this time is counted on "

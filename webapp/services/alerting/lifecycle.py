@@ -18,7 +18,7 @@ from webapp import wakeups
 from webapp.database import end_read, serialised_writes
 from webapp.extensions import db
 from webapp.models import Alert, Delivery, Endpoint, Rule
-from webapp.services.delivery import pool
+from webapp.services.delivery import pool, retry_policy
 from webapp.timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def notify(alerts: list, event: str) -> list[int]:
     rules = {rule.id: rule for rule in db.session.scalars(
         sa.select(Rule).where(Rule.id.in_({alert.rule_id for alert in alerts if alert.rule_id})))}
     sent_to = _live_endpoints_reached([alert.id for alert in alerts])
-    deliveries = []
+    targets = []
     for alert in alerts:
         rule = rules.get(alert.rule_id)
         if rule is None or (event == "alert.resolved" and not rule.notify_on_resolve):
@@ -85,15 +85,25 @@ def notify(alerts: list, event: str) -> list[int]:
         endpoint_ids = sent_to.get(alert.id) or [
             endpoint.id for endpoint in rule.endpoints
             if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == alert.workspace_id]
-        deliveries += [Delivery(workspace_id=alert.workspace_id, alert_id=alert.id, endpoint_id=endpoint_id,
-                                rule_id=rule.id, event=event, max_attempts=rule.max_attempts, status="pending",
-                                next_attempt_at=now, created_at=now)
-                       for endpoint_id in endpoint_ids]
+        targets += [(alert, rule, endpoint_id) for endpoint_id in endpoint_ids]
+    budgets = _endpoint_budgets({endpoint_id for _, _, endpoint_id in targets})
+    deliveries = [Delivery(workspace_id=alert.workspace_id, alert_id=alert.id, endpoint_id=endpoint_id,
+                           rule_id=rule.id, event=event, status="pending", next_attempt_at=now, created_at=now,
+                           max_attempts=retry_policy.attempt_budget(rule.max_attempts, budgets.get(endpoint_id)))
+                  for alert, rule, endpoint_id in targets]
     if not deliveries:
         return []
     db.session.add_all(deliveries)
     db.session.flush()
     return [delivery.id for delivery in deliveries]
+
+
+def _endpoint_budgets(endpoint_ids: set[int]) -> dict[int, int]:
+    """endpoint id → its attempt budget, in one query."""
+    if not endpoint_ids:
+        return {}
+    return dict(db.session.execute(sa.select(Endpoint.id, Endpoint.max_attempts)
+                                   .where(Endpoint.id.in_(endpoint_ids))).all())
 
 
 def _live_endpoints_reached(alert_ids: list[int]) -> dict[int, list[int]]:

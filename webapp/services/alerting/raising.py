@@ -18,6 +18,7 @@ from webapp.models import DEFAULT_CONSECUTIVE_COUNT, FAILED_STATUSES, Alert, Del
 from webapp.services import api_cache
 from webapp.services.alerting import lifecycle
 from webapp.services.alerting.schedule_words import local_time
+from webapp.services.delivery import retry_policy
 from webapp.timeutil import isoformat, utcnow
 
 
@@ -157,7 +158,8 @@ def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
     db.session.flush()
     deliveries = [
         Delivery(workspace_id=run.workspace_id, alert_id=alert.id, endpoint_id=endpoint.id, rule_id=rule.id,
-                 max_attempts=rule.max_attempts, status="pending", next_attempt_at=now, created_at=now)
+                 max_attempts=retry_policy.attempt_budget(rule.max_attempts, endpoint.max_attempts),
+                 status="pending", next_attempt_at=now, created_at=now)
         for endpoint in rule.endpoints
         if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == run.workspace_id
     ]

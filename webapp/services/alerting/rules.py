@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from webapp.extensions import db
 from webapp.models import (
     DEFAULT_CONSECUTIVE_COUNT,
-    DEFAULT_MAX_ATTEMPTS,
     EVENT_LABELS,
     RULE_EVENTS,
     SEVERITIES,
@@ -140,8 +139,9 @@ def validate(workspace_id: int, data: dict, *, endpoints_required: bool = True) 
         cleaned["severity"] = severity
     check("endpoint_ids", _endpoint_ids, workspace_id, data.get("endpoint_ids"), endpoints_required)
     attempts, cooldown = data.get("max_attempts"), data.get("cooldown_seconds")
-    check("max_attempts", _whole_number, DEFAULT_MAX_ATTEMPTS if attempts is None else attempts,
-          "Maximum attempts", 1, MAX_ATTEMPTS)
+    cleaned["max_attempts"] = None  # null: each endpoint's own attempt budget
+    if attempts is not None:
+        check("max_attempts", _whole_number, attempts, "Maximum attempts", 1, MAX_ATTEMPTS)
     check("cooldown_seconds", _whole_number, DEFAULT_COOLDOWN_SECONDS if cooldown is None else cooldown,
           "The cooldown", 0, MAX_COOLDOWN_SECONDS)
     repeat = data.get("repeat_interval_seconds")

@@ -137,7 +137,8 @@ def decide(delivery: DeliverySnapshot, number: int, result, now: datetime) -> Tr
         return Transition("dead", error=f"gave up after {number} {noun}; last: {failure}")
     outcome = "throttled" if result.status == 429 else result.outcome
     delay = backoff_seconds(number, outcome, result.retry_after_seconds,
-                            scale=float(current_app.config.get("TOCSIN_RETRY_SCALE", 1.0)))
+                            scale=float(current_app.config.get("TOCSIN_RETRY_SCALE", 1.0)),
+                            delays=delivery.endpoint.retry_delays_seconds)
     return Transition("pending", next_attempt_at=now + timedelta(seconds=delay))
 
 

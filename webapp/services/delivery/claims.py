@@ -21,7 +21,10 @@ from webapp.timeutil import UTCDateTime, utcnow
 
 Claim = tuple[int, datetime]
 
-MAX_ENDPOINT_TIMEOUT_SECONDS = 30  # the endpoint form allows 1–30 s
+MIN_ENDPOINT_TIMEOUT_SECONDS, MAX_ENDPOINT_TIMEOUT_SECONDS = 1, 300  # what an endpoint may set
+# The lease is computed for the timeout rounded up to one of these (each ≥ the timeout, so the
+# lease is always ≥ 2 × timeout + margin): a CASE over 15 buckets instead of one per second.
+LEASE_TIMEOUT_BUCKETS = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, MAX_ENDPOINT_TIMEOUT_SECONDS)
 DEFAULT_LEASE_MARGIN_SECONDS = 15.0
 RATE_WINDOW = timedelta(seconds=1)
 # A claim ranks at most this many of the oldest due rows (and as many expired leases).
@@ -46,7 +49,7 @@ def lease_margin() -> float:
 
 
 # Every claim runs the same few statements: they are built once with bound parameters (values
-# below), so a claim costs no statement building — the 30-way lease CASE alone took 5–10 ms to
+# below), so a claim costs no statement building — a 30-way lease CASE alone took 5–10 ms to
 # build each time, the GIL-contended claimer's share of which starved the send threads.
 _NOW = sa.bindparam("now", type_=UTCDateTime())
 
@@ -54,14 +57,16 @@ _NOW = sa.bindparam("now", type_=UTCDateTime())
 def _lease_expression() -> sa.ColumnElement:
     """`now + lease(endpoint timeout)` per row, as one portable expression.
 
-    Endpoint timeouts are whole seconds between 1 and 30, so a CASE over the possible values
-    (each a bound `lease_<seconds>` parameter, see `_parameters`) keeps the claim a single
-    statement on SQLite and PostgreSQL alike.
+    Endpoint timeouts are whole seconds between 1 and 300: a CASE rounds the timeout up to
+    the first of LEASE_TIMEOUT_BUCKETS that holds it (each bucket's lease a bound
+    `lease_<seconds>` parameter, see `_parameters`), which keeps the claim a single statement
+    on SQLite and PostgreSQL alike. The lease may be a little longer than needed (a 25 s
+    timeout gets a 30 s one's), never shorter.
     """
     timeout = sa.select(Endpoint.timeout_seconds).where(Endpoint.id == Delivery.endpoint_id).scalar_subquery()
-    whens = {seconds: sa.bindparam(f"lease_{seconds}", type_=UTCDateTime())
-             for seconds in range(1, MAX_ENDPOINT_TIMEOUT_SECONDS + 1)}
-    return sa.case(whens, value=timeout, else_=whens[MAX_ENDPOINT_TIMEOUT_SECONDS])
+    leases = {seconds: sa.bindparam(f"lease_{seconds}", type_=UTCDateTime()) for seconds in LEASE_TIMEOUT_BUCKETS}
+    whens = [(timeout <= seconds, lease) for seconds, lease in leases.items()]
+    return sa.case(*whens, else_=leases[MAX_ENDPOINT_TIMEOUT_SECONDS])
 
 
 def due_condition(now, table=Delivery) -> sa.ColumnElement[bool]:
@@ -84,7 +89,7 @@ def _parameters(now: datetime, limit: int, only_id: int | None, window: int | No
     concurrency, per_second = _limits()
     margin = lease_margin()
     parameters = {f"lease_{seconds}": now + timedelta(seconds=lease_seconds(seconds, margin))
-                  for seconds in range(1, MAX_ENDPOINT_TIMEOUT_SECONDS + 1)}
+                  for seconds in LEASE_TIMEOUT_BUCKETS}
     parameters.update(now=now, rate_since=now - RATE_WINDOW, concurrency=concurrency, per_second=per_second,
                       limit=limit, only_id=only_id, window=window)
     return parameters

@@ -13,7 +13,7 @@ from flask import Flask
 
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, SchedulerHeartbeat
-from webapp.services.delivery import claims, due, pool
+from webapp.services.delivery import claims, due, history_limit, pool
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,13 @@ def retry_due_deliveries(app: Flask) -> int:
 
 
 def prune_history(app: Flask) -> int:
-    """Delete attempts and finished deliveries older than TOCSIN_HISTORY_DAYS, in small batches."""
+    """Delete attempts and finished deliveries older than TOCSIN_HISTORY_DAYS, and those beyond
+    their endpoint's history limit (history_limit.py), in small batches."""
     cutoff = utcnow() - timedelta(days=float(app.config.get("TOCSIN_HISTORY_DAYS", 30)))
     removed = _delete_in_batches(DeliveryAttempt, DeliveryAttempt.started_at < cutoff)
     removed += _delete_in_batches(Delivery, Delivery.status.in_(("delivered", "dead")),
                                   Delivery.finished_at < cutoff)
+    removed += history_limit.prune_beyond_limits()
     prune_stale_heartbeats()
     if removed:
         log.info("pruned %d delivery history rows older than %s", removed, cutoff)

@@ -8,17 +8,20 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from webapp.extensions import db
-from webapp.models import DEFAULT_MAX_ATTEMPTS, Delivery, Endpoint, Rule
+from webapp.models import Delivery, Endpoint, Rule
 from webapp.services import audit
+from webapp.services.delivery import retry_policy
 from webapp.timeutil import utcnow
 
 
 def _attempt_budget(delivery: Delivery) -> int:
-    """The rule's maximum attempts (a test send gets one)."""
+    """The rule's maximum attempts when it sets them, else the endpoint's (a test send gets one)."""
     if delivery.is_test:
         return 1
     rule = db.session.get(Rule, delivery.rule_id) if delivery.rule_id else None
-    return rule.max_attempts if rule is not None else DEFAULT_MAX_ATTEMPTS
+    endpoint = db.session.get(Endpoint, delivery.endpoint_id)
+    return retry_policy.attempt_budget(rule.max_attempts if rule is not None else None,
+                                       endpoint.max_attempts if endpoint is not None else None)
 
 
 def _requeue_values(now: datetime, budget) -> dict:
@@ -43,8 +46,7 @@ def _queue_again(delivery: Delivery) -> bool:
 def _queue_dead_since(endpoint: Endpoint, since: datetime) -> int:
     """"Retry all dead since …": queue again every dead real delivery to `endpoint` created at or
     after `since` (recovery after an outage); returns how many."""
-    budget = sa.func.coalesce(
-        sa.select(Rule.max_attempts).where(Rule.id == Delivery.rule_id).scalar_subquery(), DEFAULT_MAX_ATTEMPTS)
+    budget = retry_policy.attempt_budget_expression()
     count = db.session.execute(
         sa.update(Delivery)
         .where(Delivery.endpoint_id == endpoint.id, Delivery.workspace_id == endpoint.workspace_id,

@@ -41,6 +41,7 @@ class EndpointSnapshot:
     signature_scheme: str
     signature_header: str | None
     signature_header_prefix: str | None
+    retry_delays_seconds: list | None  # the retry policy's delays (None: the default schedule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,8 @@ _COLUMNS = {
                  Endpoint.headers_encrypted, Endpoint.routing_key_encrypted, Endpoint.access_token_encrypted,
                  Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,
                  Endpoint.deleted_at,
-                 Endpoint.signature_scheme, Endpoint.signature_header, Endpoint.signature_header_prefix),
+                 Endpoint.signature_scheme, Endpoint.signature_header, Endpoint.signature_header_prefix,
+                 Endpoint.retry_delays_seconds),
     "alert": (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
               Alert.created_at, Alert.state, Alert.resolved_at),
     "rule": (Rule.id, Rule.name),

@@ -16,7 +16,8 @@ from webapp.services.endpoints.validation import InvalidEndpoint, endpoint_heade
 from webapp.timeutil import utcnow
 
 EDITABLE_FIELDS = ("name", "url", "format", "template", "timeout_seconds", "headers", *credentials.FIELDS,
-                   "signature_scheme", "signature_header", "signature_header_prefix")
+                   "signature_scheme", "signature_header", "signature_header_prefix",
+                   "retry_delays_seconds", "max_attempts", "history_limit")
 HEALTH_WINDOW = 3  # the health badge looks at this many latest attempts
 TEST_CLAIM_WAIT_SECONDS = 2.0  # a test send waits this long for a busy endpoint's limits
 

@@ -4,8 +4,8 @@ import re
 
 from webapp.models import Endpoint
 from webapp.services import crypto, formats, outbound
-from webapp.services.delivery import request
-from webapp.services.endpoints import credentials
+from webapp.services.delivery import claims, request
+from webapp.services.endpoints import credentials, delivery_policy
 from webapp.services.formats.template import MAX_TEMPLATE_CHARACTERS
 
 MAX_HEADERS = 20
@@ -84,8 +84,9 @@ def _check_timeout(value) -> int:
         seconds = int(value)
     except ValueError:
         raise ValueError("The timeout must be a whole number of seconds.") from None
-    if not 1 <= seconds <= 30:
-        raise ValueError("The timeout must be between 1 and 30 seconds.")
+    if not claims.MIN_ENDPOINT_TIMEOUT_SECONDS <= seconds <= claims.MAX_ENDPOINT_TIMEOUT_SECONDS:
+        raise ValueError(f"The timeout must be between {claims.MIN_ENDPOINT_TIMEOUT_SECONDS} and "
+                         f"{claims.MAX_ENDPOINT_TIMEOUT_SECONDS} seconds.")
     return seconds
 
 
@@ -131,6 +132,7 @@ def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
     if "template" in data and "template" not in errors:
         cleaned["template"] = template or None
     cleaned.update(signature_settings.validate(data, endpoint, cleaned.get("headers", existing), errors))
+    delivery_policy.validate(data, cleaned, errors)  # retry delays, attempt budget, history limit
     if errors:
         raise InvalidEndpoint(errors)
     return cleaned
