@@ -28,7 +28,8 @@ def init_app(app: Flask, overridden: frozenset = frozenset()) -> None:
     for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         if name not in overridden:
             app.config[name] = https
-    if not app.config["SESSION_COOKIE_SECURE"] and app.config.get("TOCSIN_ENV") == "production":
+    if (not app.config["SESSION_COOKIE_SECURE"] and app.config.get("TOCSIN_ENV") == "production"
+            and app.config.get("SECRET_KEY")):  # without a key it is not starting: one error, nothing else
         log.warning("TOCSIN_BASE_URL is not https: session cookies are sent without Secure, so anyone on "
                     "the network path can read them. Serve Tocsin behind https and set TOCSIN_BASE_URL.")
 

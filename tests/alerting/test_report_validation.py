@@ -137,8 +137,8 @@ def assert_error_shape(response, status, field):
     assert response.status_code == status, response.get_data(as_text=True)
     error = response.get_json()["error"]
     assert error["code"] and error["message"]
-    if field is not None:
-        assert field in error["fields"], error
+    if field is not None:  # the field, or a path inside it (`metadata.ratio`)
+        assert any(name == field or name.startswith((field + ".", field + "[")) for name in error["fields"]), error
 
 
 def test_catalogue_is_big_enough():

@@ -80,8 +80,10 @@ def test_form_marks_the_fields_each_event_needs(client, endpoint_id):
     assert 'name="threshold_seconds"' in slow and 'name="consecutive_count"' not in slow
     assert 'name="consecutive_count"' in streak and 'name="threshold_seconds"' not in streak
     assert html.count("data-for-event=") == 2
-    assert 'block.hidden = block.getAttribute("data-for-event") !== event.value' in html
-    assert 'event.addEventListener("change", sync)' in html
+    assert 'src="/static/tocsin.js"' in html
+    script = client.get("/static/tocsin.js").get_data(as_text=True)
+    assert 'block.hidden = block.getAttribute("data-for-event") !== event.value' in script
+    assert 'event.addEventListener("change", sync)' in script
     for field in ("name", "event", "job_filter", "severity", "endpoint_ids", "max_attempts", "cooldown_seconds"):
         assert f'name="{field}"' in html
 
