@@ -6,8 +6,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from webapp.services import formats
 from webapp.services.endpoints import InvalidEndpoint
+from webapp.services.endpoints.urls import shown_url
 
 HEADERS_HINT_NEW = "Optional, one “Name: value” per line, e.g. “Authorization: Bearer abc123”. Values are stored encrypted."
+URL_HINT_EDIT = ("The stored URL is shown masked (it is a credential): leave blank to keep the current URL, or "
+                 "enter a new one. Reveal URL on the endpoint's page shows it.")
 HEADERS_HINT_EDIT = ("One “Name: value” per line. Stored values are never shown: leave a line as “Name:” to keep its "
                      "current value, type a new value to replace it, delete the line to remove the header.")
 
@@ -42,6 +45,7 @@ class EndpointForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=100)],
                        description="What receives these alerts, e.g. “#ops Slack channel”.")
     url = URLField("URL", validators=[InputRequired(), Length(max=2048)],
+                   render_kw={"placeholder": "https://example.com/hooks/tocsin", "autocomplete": "off"},
                    description="http:// or https://. Private and loopback addresses are refused unless an "
                                "administrator allows them with TOCSIN_ALLOWED_NETWORKS.")
     format = SelectField("Payload format", choices=[SelectChoice(value, label) for value, label in formats.labels().items()],
@@ -60,6 +64,8 @@ class EndpointForm(FlaskForm):
         """The fields as services/endpoints.py expects them; header syntax errors land on the field."""
         data = {"name": self.name.data or "", "url": self.url.data or "", "format": self.format.data,
                 "template": self.template.data or None, "timeout_seconds": self.timeout_seconds.data}
+        if editing and not data["url"].strip():
+            del data["url"]  # blank on edit: keep the stored URL
         try:
             data["headers"] = parse_header_lines(self.headers.data, keep_blank_values=editing)
         except HeaderLinesError as error:
@@ -80,9 +86,26 @@ class NewEndpointForm(EndpointForm):
         return data
 
 
+class _WithoutUrl:
+    """The endpoint's attributes for the edit form but its URL, which never goes into a page in clear."""
+
+    def __init__(self, endpoint):
+        self._endpoint = endpoint
+
+    def __getattr__(self, name):
+        if name == "url":
+            raise AttributeError(name)
+        return getattr(self._endpoint, name)
+
+
 class EditEndpointForm(EndpointForm):
     submit = SubmitField("Save changes")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=_WithoutUrl(obj) if obj is not None else None, **kwargs)
         self.headers.description = HEADERS_HINT_EDIT
+        self.url.validators = [Optional(), Length(max=2048)]
+        self.url.flags.required = False
+        self.url.description = URL_HINT_EDIT
+        if obj is not None:  # a new dict: render_kw is shared by every instance of the form
+            self.url.render_kw = {**(self.url.render_kw or {}), "placeholder": shown_url(obj)}

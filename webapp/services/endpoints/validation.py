@@ -5,6 +5,7 @@ import re
 from webapp.models import Endpoint
 from webapp.services import crypto, formats, outbound, signing
 from webapp.services.delivery import request
+from webapp.services.endpoints import urls
 from webapp.services.formats.template import MAX_TEMPLATE_CHARACTERS
 
 MAX_HEADERS = 20
@@ -30,6 +31,7 @@ def _check_url(url) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValueError("Enter the URL that should receive alerts.")
     url = url.strip()
+    urls.refuse_masked(url)
     try:
         outbound.check_target(url)
     except outbound.BlockedTarget as error:
@@ -86,6 +88,7 @@ def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
     """The cleaned subset of `data` that was given; raises InvalidEndpoint listing every bad field.
     Creation (no `endpoint`) requires a name and a URL."""
     cleaned, errors = {}, {}
+    data = urls.without_unchanged_url(data, endpoint)
     existing = endpoint_headers(endpoint) if endpoint is not None else {}
     checks = {
         "name": _check_name, "url": _check_url, "timeout_seconds": _check_timeout,
