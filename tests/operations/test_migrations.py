@@ -148,10 +148,10 @@ def test_upgrading_keeps_existing_alerts_firing_and_their_acknowledgements(bare_
 
 
 def test_upgrading_encrypts_every_endpoint_url_and_downgrading_restores_it(bare_app):
-    """0009: the clear `url` becomes a Fernet token (the app's key) and the host alone; and back."""
+    """0011: the clear `url` becomes a Fernet token (the app's key) and the host alone; and back."""
     from webapp.services import crypto
 
-    upgrade(revision="0008")
+    upgrade(revision="0010")
     urls = {1: "https://hooks.slack.com/services/T000/B000/secrettoken123", 2: "http://[::1]:8080/hook?key=k3y"}
     db.session.execute(sa.text("INSERT INTO workspace (id, name, created_at) VALUES (1, 'w', '2026-11-01 00:00:00')"))
     for endpoint_id, url in urls.items():
@@ -172,7 +172,7 @@ def test_upgrading_encrypts_every_endpoint_url_and_downgrading_restores_it(bare_
     assert schema_drift() == []
     db.session.commit()  # PostgreSQL: an open read would hold the lock the downgrade's ALTER TABLE waits for
 
-    downgrade(revision="0008")
+    downgrade(revision="0010")
 
     restored = db.session.execute(sa.text("SELECT id, url FROM endpoint ORDER BY id")).all()
     assert dict(tuple(row) for row in restored) == urls

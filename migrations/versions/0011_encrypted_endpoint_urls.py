@@ -12,16 +12,16 @@ context, see migrations/env.py), with the same SECRET_KEY / TOCSIN_ENCRYPTION_KE
 Offline mode (`--sql`) cannot encrypt and refuses. On SQLite the second step rebuilds the table
 (batch mode, foreign keys off during migrations); the triggers of 0006 are on other tables.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 """
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from alembic import context, op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -38,7 +38,7 @@ def _host(url: str) -> str:
 
 def _refuse_offline() -> None:
     if context.is_offline_mode():
-        raise RuntimeError("0009 encrypts endpoint URLs with the app's key: run it online (flask db upgrade)")
+        raise RuntimeError("0011 encrypts endpoint URLs with the app's key: run it online (flask db upgrade)")
 
 
 def upgrade():
