@@ -193,7 +193,7 @@ def test_gone_answer_disables_the_endpoint_with_its_reason_and_kills_the_deliver
 
     assert (delivery.status, delivery.attempt_count) == ("dead", 1)
     endpoint = reload(db, Endpoint, endpoint.id)
-    expected = f"disabled after {status} {phrase} from http://127.0.0.1:{receiver.port}/…"
+    expected = f"disabled after {status} {phrase} from http://127.0.0.1:{receiver.port}/hooks/••••"
     assert not endpoint.is_active and endpoint.disabled_reason.startswith(expected)
     assert endpoint.disabled_reason.endswith(" UTC") and str(utcnow().year) in endpoint.disabled_reason
     assert delivery.last_error == f"endpoint {endpoint.disabled_reason}"

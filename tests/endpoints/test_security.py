@@ -176,7 +176,7 @@ def test_audit_events_never_hold_a_secret_or_header_value(client, endpoint):
 # --- another workspace -------------------------------------------------------------------------
 
 PAGES = ["", "/edit", "/rotate", "/delete"]
-POSTS = ["/edit", "/test", "/reveal", "/rotate", "/enable", "/disable", "/delete", "/retry-dead"]
+POSTS = ["/edit", "/test", "/reveal", "/reveal-url", "/rotate", "/enable", "/disable", "/delete", "/retry-dead"]
 
 
 def test_another_workspace_gets_404_on_every_endpoint_page_and_post(app, endpoint, receiver):

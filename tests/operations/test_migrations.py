@@ -145,3 +145,36 @@ def test_upgrading_keeps_existing_alerts_firing_and_their_acknowledgements(bare_
         "SELECT id, state, acknowledged_by_id, resolved_at FROM alert ORDER BY id")).all()
     assert [tuple(row) for row in alerts] == [(1, "firing", None, None), (2, "firing", 1, None)]
     assert db.session.scalar(sa.text("SELECT event FROM delivery WHERE id = 1")) == "alert.fired"
+
+
+def test_upgrading_encrypts_every_endpoint_url_and_downgrading_restores_it(bare_app):
+    """0011: the clear `url` becomes a Fernet token (the app's key) and the host alone; and back."""
+    from webapp.services import crypto
+
+    upgrade(revision="0010")
+    urls = {1: "https://hooks.slack.com/services/T000/B000/secrettoken123", 2: "http://[::1]:8080/hook?key=k3y"}
+    db.session.execute(sa.text("INSERT INTO workspace (id, name, created_at) VALUES (1, 'w', '2026-11-01 00:00:00')"))
+    for endpoint_id, url in urls.items():
+        db.session.execute(sa.text(
+            "INSERT INTO endpoint (id, workspace_id, name, url, format, timeout_seconds, secret_encrypted, "
+            "headers_encrypted, is_active, created_at, updated_at) VALUES (:id, 1, 'e', :url, 'json', 10, 'x', '{}', "
+            "true, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"), {"id": endpoint_id, "url": url})
+    db.session.commit()
+
+    upgrade()
+
+    columns = {column["name"] for column in sa.inspect(db.engine).get_columns("endpoint")}
+    assert "url" not in columns and {"url_encrypted", "url_host"} <= columns
+    rows = db.session.execute(sa.text("SELECT id, url_encrypted, url_host FROM endpoint ORDER BY id")).all()
+    assert [(row_id, crypto.decrypt(token), host) for row_id, token, host in rows] == [
+        (1, urls[1], "hooks.slack.com"), (2, urls[2], "::1")]
+    assert all("secrettoken123" not in token and "k3y" not in token for _id, token, _host in rows)
+    assert schema_drift() == []
+    db.session.commit()  # PostgreSQL: an open read would hold the lock the downgrade's ALTER TABLE waits for
+
+    downgrade(revision="0010")
+
+    restored = db.session.execute(sa.text("SELECT id, url FROM endpoint ORDER BY id")).all()
+    assert dict(tuple(row) for row in restored) == urls
+    assert {"url_encrypted", "url_host"}.isdisjoint(
+        column["name"] for column in sa.inspect(db.engine).get_columns("endpoint"))

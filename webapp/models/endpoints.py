@@ -1,11 +1,13 @@
-"""Webhook endpoints: where alerts are delivered. Secrets and header values are encrypted."""
+"""Webhook endpoints: where alerts are delivered. The URL, secrets and header values are encrypted."""
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
 from webapp.models.checks import one_of
+from webapp.services import crypto
 from webapp.timeutil import UTCDateTime, utcnow
 
 # What the payload formats (services/formats) and signature schemes (services/signing) are
@@ -22,7 +24,10 @@ class Endpoint(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(sa.String(100))
-    url: Mapped[str] = mapped_column(sa.String(2048))
+    # The URL is a credential (a Slack, Discord or Teams URL is all it takes to post): a Fernet
+    # token, read and written only through `url` below; the host alone is kept in clear.
+    url_encrypted: Mapped[str] = mapped_column(sa.Text)
+    url_host: Mapped[str] = mapped_column(sa.String(255))
     # Fernet tokens (see services/crypto.py); never the clear value.
     secret_encrypted: Mapped[str] = mapped_column(sa.Text)
     previous_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
@@ -57,5 +62,23 @@ class Endpoint(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
+    def url(self) -> str | None:
+        """The URL in clear (crypto.DecryptionError when no configured key reads it)."""
+        return crypto.decrypt(self.url_encrypted) if self.url_encrypted is not None else None
+
+    @url.setter
+    def url(self, value: str) -> None:
+        self.url_encrypted = crypto.encrypt(value)
+        self.url_host = host_of_url(value)
+
+    @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+def host_of_url(url: str) -> str:
+    """What `url_host` keeps in clear: the host name, lower-case, without port or path."""
+    try:
+        return (urlsplit(url.strip()).hostname or "")[:255]
+    except ValueError:
+        return ""

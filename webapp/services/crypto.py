@@ -1,4 +1,4 @@
-"""Encryption at rest for endpoint secrets and header values (Fernet tokens in the database).
+"""Encryption at rest for endpoint URLs, secrets and header values (Fernet tokens in the database).
 
 Keys come from `TOCSIN_ENCRYPTION_KEY`: a comma-separated list of Fernet keys, newest first.
 New values are encrypted with the first key; a value encrypted with any listed key still

@@ -1,5 +1,6 @@
 """/api/v1/endpoints: the endpoint life cycle as JSON. Same service (and audit) as the pages;
-the secret appears only in the 201 of a create, the secret GET and a rotation."""
+the secret appears only in the 201 of a create, the secret GET and a rotation; the URL is shown
+masked everywhere but the audited `GET …/url`."""
 from flask import jsonify, request, url_for
 
 from webapp.blueprints.api import bp
@@ -12,6 +13,7 @@ from webapp.services import crypto
 from webapp.services import endpoints as service
 from webapp.services.endpoints import Actor, InvalidEndpoint, credentials, delivery_policy
 from webapp.services.endpoints.signature_settings import FIELDS as SIGNATURE_FIELDS
+from webapp.services.endpoints.urls import shown_url
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import isoformat
 
@@ -25,7 +27,7 @@ UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_second
 
 def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
     body = {
-        "id": endpoint.id, "name": endpoint.name, "url": endpoint.url, "format": endpoint.format,
+        "id": endpoint.id, "name": endpoint.name, "url": shown_url(endpoint), "format": endpoint.format,
         "template": endpoint.template, "headers": {name: MASK for name in endpoint.headers_encrypted or {}},
         "timeout_seconds": endpoint.timeout_seconds, "is_active": endpoint.is_active,
         "disabled_reason": endpoint.disabled_reason, "created_at": isoformat(endpoint.created_at),
@@ -132,6 +134,17 @@ def get_endpoint_secret(endpoint_id):
         raise ApiError(409, "secret_unreadable", service.UNREADABLE_SECRET) from None
     db.session.commit()
     return jsonify({"id": endpoint.id, "secret": secret}), 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/endpoints/<endpoint_id>/url")
+def get_endpoint_url(endpoint_id):
+    endpoint = get_or_404(Endpoint, endpoint_id)
+    try:
+        url = service.reveal_url(endpoint, actor=_actor())
+    except crypto.DecryptionError:
+        raise ApiError(409, "url_unreadable", service.UNREADABLE_URL) from None
+    db.session.commit()
+    return jsonify({"id": endpoint.id, "url": url}), 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/endpoints/<endpoint_id>/secret/rotate")

@@ -17,9 +17,12 @@ from webapp.models import DEFAULT_MAX_ATTEMPTS
 from webapp.services import formats, signing
 from webapp.services.delivery import retry_policy
 from webapp.services.endpoints import InvalidEndpoint, delivery_policy
+from webapp.services.endpoints.urls import shown_url
 from webapp.services.signing import hmac_hex, timestamped_hmac
 
 HEADERS_HINT_NEW = "Optional, one “Name: value” per line, e.g. “Authorization: Bearer abc123”. Values are stored encrypted."
+URL_HINT_EDIT = ("The stored URL is shown masked (it is a credential): leave blank to keep the current URL, or "
+                 "enter a new one. Reveal URL on the endpoint's page shows it.")
 ROUTING_KEY_HINT = ("Only for PagerDuty: the Integration Key of an Events API v2 integration on your PagerDuty "
                     "service (32 characters). Stored encrypted, never shown again.")
 ACCESS_TOKEN_HINT = ("Only for ntfy, optional: an access token (tk_…) for a protected topic, sent as "
@@ -66,6 +69,7 @@ class EndpointForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=100)],
                        description="What receives these alerts, e.g. “#ops Slack channel”.")
     url = URLField("URL", validators=[InputRequired(), Length(max=2048)],
+                   render_kw={"placeholder": "https://example.com/hooks/tocsin", "autocomplete": "off"},
                    description="http:// or https://. Private and loopback addresses are refused unless an "
                                "administrator allows them with TOCSIN_ALLOWED_NETWORKS.")
     format = SelectField("Payload format", choices=[SelectChoice(value, label) for value, label in formats.labels().items()],
@@ -120,6 +124,8 @@ class EndpointForm(FlaskForm):
                 data[credential.name] = credential.data
         data.update(self.signature_data())
         data.update(self._policy_data())
+        if editing and not data["url"].strip():
+            del data["url"]  # blank on edit: keep the stored URL
         try:
             data["headers"] = parse_header_lines(self.headers.data, keep_blank_values=editing)
         except HeaderLinesError as error:
@@ -175,13 +181,30 @@ class NewEndpointForm(EndpointForm):
         return data
 
 
+class _WithoutUrl:
+    """The endpoint's attributes for the edit form but its URL, which never goes into a page in clear."""
+
+    def __init__(self, endpoint):
+        self._endpoint = endpoint
+
+    def __getattr__(self, name):
+        if name == "url":
+            raise AttributeError(name)
+        return getattr(self._endpoint, name)
+
+
 class EditEndpointForm(EndpointForm):
     submit = SubmitField("Save changes")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, obj=None, **kwargs):
+        super().__init__(*args, obj=_WithoutUrl(obj) if obj is not None else None, **kwargs)
         self.headers.description = HEADERS_HINT_EDIT
         self.routing_key.description = ROUTING_KEY_HINT + KEEP_CREDENTIAL_HINT
         self.access_token.description = ACCESS_TOKEN_HINT + KEEP_CREDENTIAL_HINT
         if kwargs.get("obj") is not None and not self.is_submitted():
             self.show_policy(kwargs["obj"])
+        self.url.validators = [Optional(), Length(max=2048)]
+        self.url.flags.required = False
+        self.url.description = URL_HINT_EDIT
+        if obj is not None:  # a new dict: render_kw is shared by every instance of the form
+            self.url.render_kw = {**(self.url.render_kw or {}), "placeholder": shown_url(obj)}

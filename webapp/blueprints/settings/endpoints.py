@@ -1,7 +1,5 @@
 """Settings → Alerts → Endpoints: list, create, edit, detail, test send, reveal/rotate the
-secret, enable/disable and delete. Rules and auditing live in services/endpoints.py."""
-from urllib.parse import urlsplit
-
+secret, reveal the URL, enable/disable and delete. Rules and auditing live in services/endpoints.py."""
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
@@ -14,11 +12,13 @@ from webapp.models import Endpoint
 from webapp.services import crypto, history, signing
 from webapp.services import endpoints as service
 from webapp.services.endpoints import Actor, InvalidEndpoint, delivery_policy
+from webapp.services.endpoints.urls import shown_url
 from webapp.services.signing import snippets
 from webapp.sessions import keep_for_next_page, take_from_session
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
 SHOWN_SECRET = "endpoint_secret"  # session key: a secret to show once on the detail page
+SHOWN_URL = "endpoint_url"  # session key: a revealed URL to show once on the detail page
 TEST_OUTCOME = "endpoint_test_outcome"  # session key: the last "Send test alert" result
 EXCERPT_CHARACTERS = 300
 
@@ -35,9 +35,10 @@ def _show_secret_once(endpoint: Endpoint, secret: str, why: str) -> None:
     keep_for_next_page(SHOWN_SECRET, {"endpoint_id": endpoint.id, "secret": secret, "why": why})
 
 
-@bp.app_template_filter("host_of")
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc
+@bp.app_template_filter("masked_url")
+def masked_url(endpoint: Endpoint) -> str:
+    """`{{ endpoint|masked_url }}`: how every page shows an endpoint's URL."""
+    return shown_url(endpoint)
 
 
 @bp.app_template_global("signature_of")
@@ -86,6 +87,7 @@ def new_endpoint():
 def endpoint_detail(endpoint_id: int):
     endpoint = get_or_404(Endpoint, endpoint_id)
     shown = take_from_session(SHOWN_SECRET, lambda value: value.get("endpoint_id") == endpoint.id)
+    revealed_url = take_from_session(SHOWN_URL, lambda value: value.get("endpoint_id") == endpoint.id)
     outcome = session.get(TEST_OUTCOME)
     if outcome and outcome.get("endpoint_id") == endpoint.id:
         session.pop(TEST_OUTCOME)
@@ -94,6 +96,7 @@ def endpoint_detail(endpoint_id: int):
     return render_template(
         "settings/endpoints/detail.html", endpoint=endpoint, health=service.health(endpoint),
         header_names=sorted(endpoint.headers_encrypted or {}), shown_secret=shown, test_outcome=outcome,
+        revealed_url=revealed_url and revealed_url["url"],
         deliveries=history.recent_deliveries(endpoint.workspace_id, endpoint_id=endpoint.id),
         previous_valid_until=service.previous_secret_valid_until(endpoint),
         **delivery_policy.words(endpoint, current_app.config.get("TOCSIN_HISTORY_DAYS", 30)))
@@ -151,6 +154,21 @@ def reveal_endpoint_secret(endpoint_id: int):
             return _detail(endpoint)
         db.session.commit()
         _show_secret_once(endpoint, secret, "revealed")
+    return _detail(endpoint)
+
+
+@bp.route("/alerts/endpoints/<int:endpoint_id>/reveal-url", methods=["POST"])
+@login_required
+def reveal_endpoint_url(endpoint_id: int):
+    endpoint = get_or_404(Endpoint, endpoint_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            url = service.reveal_url(endpoint, actor=_actor())
+        except crypto.DecryptionError:
+            flash(service.UNREADABLE_URL, "error")
+            return _detail(endpoint)
+        db.session.commit()
+        keep_for_next_page(SHOWN_URL, {"endpoint_id": endpoint.id, "url": url})
     return _detail(endpoint)
 
 

@@ -13,14 +13,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
 from flask import current_app
 
 from webapp import wakeups
 from webapp.database import release_before_waiting
 from webapp.extensions import db
-from webapp.services import metrics
+from webapp.services import metrics, outbound
 from webapp.services.delivery import claims, outcomes, request, snapshot
 from webapp.services.delivery.backoff import backoff_seconds
 from webapp.services.delivery.snapshot import DeliverySnapshot
@@ -149,10 +148,10 @@ def describe_failure(result) -> str:
 
 
 def gone_reason(url: str, status: int, now: datetime) -> str:
-    """ "disabled after 410 Gone from https://host/…, 2026-11-24 09:00 UTC" (shown on the endpoint)."""
-    parts = urlsplit(url)
-    where = f"{parts.scheme}://{parts.netloc}/" + ("…" if parts.path.strip("/") or parts.query else "")
-    return f"disabled after {status} {HTTPStatus(status).phrase} from {where}, {now:%Y-%m-%d %H:%M} UTC"
+    """ "disabled after 410 Gone from https://host/hooks/••••, 2026-11-24 09:00 UTC" (shown on the
+    endpoint; the URL masked, as everywhere)."""
+    return (f"disabled after {status} {HTTPStatus(status).phrase} from {outbound.mask_url(url)}, "
+            f"{now:%Y-%m-%d %H:%M} UTC")
 
 
 def _write(delivery: DeliverySnapshot, lease_until: datetime, transition: Transition, *, number: int | None = None,

@@ -108,6 +108,14 @@ def _body(delivery: DeliverySnapshot) -> tuple[formats.Payload, dict]:
     return payload, own
 
 
+def target_url(endpoint: EndpointSnapshot) -> str:
+    """The URL in clear, decrypted at send time only; NotSent when no configured key reads it."""
+    try:
+        return endpoint.url
+    except crypto.DecryptionError as error:
+        raise NotSent("skipped", str(error)) from error
+
+
 def build(delivery: DeliverySnapshot) -> tuple[bytes, dict]:
     """(body, headers) of this attempt, signed now; raises NotSent when it cannot be built."""
     payload, tocsin_headers = _body(delivery)
@@ -135,12 +143,13 @@ def send(delivery: DeliverySnapshot, number: int) -> tuple[OutboundResult, dict]
     started_at, started = utcnow(), time.monotonic()
     try:
         body, headers = build(delivery)
+        url = target_url(delivery.endpoint)
     except NotSent as not_sent:
         body = None
         result = OutboundResult(status=None, duration_ms=int(round((time.monotonic() - started) * 1000)),
                                 response_excerpt=None, error=not_sent.error, outcome=not_sent.outcome)
     else:
-        result = outbound.post(delivery.endpoint.url, body, headers, float(delivery.endpoint.timeout_seconds or 10))
+        result = outbound.post(url, body, headers, float(delivery.endpoint.timeout_seconds or 10))
     return result, attempt_values(delivery, number, started_at, result, body)
 
 

@@ -2,7 +2,7 @@
 
 `delivery.request` builds, signs and records a request from these snapshots; the engine decides from
 them whether to send at all. They carry the attribute names of the models they copy (the payload
-renderer and the signer read `endpoint.url`, `alert.run.external_id`), but they are frozen plain
+renderer and the signer read `endpoint.template`, `alert.run.external_id`), but they are frozen plain
 objects that no session tracks: loading the delivery with its endpoint, alert, run, rule, job and
 workspace as ORM objects took 29 % of a sending worker's CPU.
 """
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from webapp.database import autocommit_connection
 from webapp.models import Alert, Delivery, Endpoint, Job, Rule, Run, Workspace
+from webapp.services import crypto
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,7 @@ class WorkspaceSnapshot:
 @dataclass(frozen=True, slots=True)
 class EndpointSnapshot:
     id: int
-    url: str
+    url_encrypted: str
     format: str
     template: str | None
     timeout_seconds: int
@@ -42,6 +43,11 @@ class EndpointSnapshot:
     signature_header: str | None
     signature_header_prefix: str | None
     retry_delays_seconds: list | None  # the retry policy's delays (None: the default schedule)
+
+    @property
+    def url(self) -> str:
+        """The URL in clear, as `Endpoint.url` (crypto.DecryptionError when no key reads it)."""
+        return crypto.decrypt(self.url_encrypted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +111,7 @@ _COLUMNS = {
     "delivery": (Delivery.id, Delivery.workspace_id, Delivery.message_id, Delivery.is_test, Delivery.event,
                  Delivery.status,
                  Delivery.attempt_count, Delivery.max_attempts, Delivery.lease_until),
-    "endpoint": (Endpoint.id, Endpoint.url, Endpoint.format, Endpoint.template, Endpoint.timeout_seconds,
+    "endpoint": (Endpoint.id, Endpoint.url_encrypted, Endpoint.format, Endpoint.template, Endpoint.timeout_seconds,
                  Endpoint.secret_encrypted, Endpoint.previous_secret_encrypted, Endpoint.secret_rotated_at,
                  Endpoint.headers_encrypted, Endpoint.routing_key_encrypted, Endpoint.access_token_encrypted,
                  Endpoint.is_active, Endpoint.disabled_reason, Endpoint.failing_since,

@@ -3,7 +3,6 @@ secrets and headers, soft delete, enable/disable, reveal/rotate and "Send test a
 Every change is audited here, so the pages and the API cannot disagree about what is recorded."""
 import json
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -11,7 +10,7 @@ from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule, Workspace, rule_endpoint
 from webapp.services import audit, crypto, formats, signing
 from webapp.services.delivery import attempt, request
-from webapp.services.endpoints import credentials, signature_settings
+from webapp.services.endpoints import credentials, signature_settings, urls
 from webapp.services.endpoints.validation import InvalidEndpoint, endpoint_headers, validate
 from webapp.timeutil import utcnow
 
@@ -57,7 +56,7 @@ def create_endpoint(workspace_id: int, user_id: int | None, data: dict, *,
     db.session.add(endpoint)
     db.session.flush()
     _audit(endpoint, Actor(user_id, client_ip), "create",
-           f"created endpoint {endpoint.name!r} → {urlsplit(endpoint.url).hostname} ({endpoint.format})")
+           f"created endpoint {endpoint.name!r} → {endpoint.url_host} ({endpoint.format})")
     return endpoint, secret if scheme.SIGNS else None
 
 
@@ -82,7 +81,7 @@ def update_endpoint(endpoint: Endpoint, data: dict, *, actor: Actor = Actor()) -
         elif name in credentials.FIELDS:
             if not credentials.apply(endpoint, name, cleaned[name]):
                 continue
-        elif getattr(endpoint, name) == cleaned[name]:
+        elif (urls.readable_url(endpoint) if name == "url" else getattr(endpoint, name)) == cleaned[name]:
             continue
         else:
             setattr(endpoint, name, cleaned[name])
@@ -146,6 +145,18 @@ def reveal_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:
 UNREADABLE_SECRET = ("The signing secret cannot be decrypted: the key that encrypted it is not in "
                      "TOCSIN_ENCRYPTION_KEY. Put that key back in the list (newest first), or rotate the "
                      "secret to make a new one.")
+
+
+def reveal_url(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:
+    """The URL in clear, which pages and the API otherwise show masked (audited, as the secret is);
+    crypto.DecryptionError, unaudited, when no configured key reads it."""
+    url = endpoint.url
+    _audit(endpoint, actor, "reveal_url", f"revealed the URL of endpoint {endpoint.name!r}")
+    return url
+
+
+UNREADABLE_URL = ("The URL cannot be decrypted: the key that encrypted it is not in TOCSIN_ENCRYPTION_KEY. Put that "
+                  "key back in the list (newest first), or edit the endpoint and enter its URL again.")
 
 
 def rotate_secret(endpoint: Endpoint, *, actor: Actor = Actor()) -> str:

@@ -5,7 +5,7 @@ import re
 from webapp.models import Endpoint
 from webapp.services import crypto, formats, outbound
 from webapp.services.delivery import claims, request
-from webapp.services.endpoints import credentials, delivery_policy
+from webapp.services.endpoints import credentials, delivery_policy, urls
 from webapp.services.formats.template import MAX_TEMPLATE_CHARACTERS
 
 MAX_HEADERS = 20
@@ -34,6 +34,7 @@ def _check_url(url) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ValueError("Enter the URL that should receive alerts.")
     url = url.strip()
+    urls.refuse_masked(url)
     try:
         outbound.check_target(url)
     except outbound.BlockedTarget as error:
@@ -96,6 +97,7 @@ def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
     from webapp.services.endpoints import signature_settings  # imported here: it reads HEADER_NAME from this module
 
     cleaned, errors = {}, {}
+    data = urls.without_unchanged_url(data, endpoint)
     existing = endpoint_headers(endpoint) if endpoint is not None else {}
     checks = {
         "name": _check_name, "url": _check_url, "timeout_seconds": _check_timeout,

@@ -14,10 +14,14 @@ from email.utils import parsedate_to_datetime
 import requests
 from requests.adapters import HTTPAdapter
 
+from webapp.services.outbound.masking import scrub
 from webapp.services.outbound.targets import DEFAULT_PORTS, BlockedTarget, UnresolvableHost, addresses_for, parse_target
 from webapp.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
+# urllib3 logs every request line (`"POST /services/T0/B0/token HTTP/1.1" 200`) at DEBUG: an
+# endpoint's path is its credential, so that logger never goes below INFO.
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 EXCERPT_BYTES = 1024
 DRAIN_LIMIT = 16 * 1024  # read small leftovers so the kept-alive connection can be reused
@@ -89,7 +93,15 @@ def _elapsed_ms(started: float) -> int:
 
 
 def post(url: str, body: bytes, headers: dict, timeout: float) -> OutboundResult:
-    """POST `body` once, checked and pinned; network trouble comes back as an outcome, never raised."""
+    """POST `body` once, checked and pinned; network trouble comes back as an outcome, never raised.
+    The error text never quotes the URL's path in clear (it goes into the attempt record)."""
+    result = _post(url, body, headers, timeout)
+    if result.error:
+        result.error = scrub(result.error, url)
+    return result
+
+
+def _post(url: str, body: bytes, headers: dict, timeout: float) -> OutboundResult:
     started = time.monotonic()
     given_headers = dict(headers)
     try:
