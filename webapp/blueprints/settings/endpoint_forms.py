@@ -201,8 +201,8 @@ class EditEndpointForm(EndpointForm):
         self.headers.description = HEADERS_HINT_EDIT
         self.routing_key.description = ROUTING_KEY_HINT + KEEP_CREDENTIAL_HINT
         self.access_token.description = ACCESS_TOKEN_HINT + KEEP_CREDENTIAL_HINT
-        if kwargs.get("obj") is not None and not self.is_submitted():
-            self.show_policy(kwargs["obj"])
+        if obj is not None and not self.is_submitted():
+            self.show_policy(obj)
         self.url.validators = [Optional(), Length(max=2048)]
         self.url.flags.required = False
         self.url.description = URL_HINT_EDIT
