@@ -79,6 +79,7 @@ def test_accepting_in_the_pages_makes_a_member_who_sees_the_inviters_jobs(app, o
     form = newcomer.get(path)
     html = form.get_data(as_text=True)
     assert form.status_code == 200 and form.headers["Cache-Control"] == "no-store"
+    assert form.headers["Referrer-Policy"] == "no-referrer"  # the token never leaves in a Referer
     assert f'value="{INVITEE}" readonly' in html and "owner@example.com invited you" in html
     assert 'name="email"' not in html  # nothing to type an address into
 

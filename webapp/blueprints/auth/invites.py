@@ -1,6 +1,6 @@
 """Accepting an invite: `/invites/<token>` signs the invited address up into the inviter's
 workspace (services/invites.py), in every TOCSIN_SIGNUP mode but `closed`."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import after_this_request, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
 from webapp import security
@@ -14,13 +14,24 @@ NO_LONGER_VALID = ("This invite link is no longer valid: it was used, revoked or
                    "copied incompletely. Ask for a new one.")
 
 
+def _keep_the_link_private() -> None:
+    """The page's URL is the secret: no cache keeps it, and no Referer carries it to the page's
+    own stylesheet and script requests (which an access log would record)."""
+    security.no_store()
+
+    @after_this_request
+    def no_referrer(response):
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+
 def _not_valid(message: str = NO_LONGER_VALID, status: int = 404):
     return render_template("auth/invite_invalid.html", message=message), status
 
 
 @bp.route("/invites/<token>", methods=["GET", "POST"])
 def accept_invite(token: str):
-    security.no_store()  # the page answers for a secret link
+    _keep_the_link_private()
     if current_user.is_authenticated:
         flash(f"You are logged in as {current_user.email}: log out to use an invite link.", "info")
         return redirect(url_for("dashboard.overview"))
