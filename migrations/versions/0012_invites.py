@@ -1,14 +1,14 @@
 """Invites: single-use links that let one email address join a workspace (TOCSIN_SIGNUP=invite).
 Only a SHA-256 hash of each token is stored.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
