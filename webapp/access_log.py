@@ -1,8 +1,21 @@
 """gunicorn's access log line, built without gunicorn's per-request dictionary of atoms."""
+import re
+
 from gunicorn import glogging
 from gunicorn.config import AccessLogFormat
 
 DEFAULT_FORMAT = AccessLogFormat.default
+# An invite link carries its token in the path (`/invites/<token>`): never in the log in clear.
+SECRET_IN_PATH = re.compile(r"(/invites/)[^/?#\s\"]+")
+SECRET_BEARING = ("RAW_URI", "PATH_INFO", "HTTP_REFERER")
+
+
+def _without_secrets(environ: dict) -> dict:
+    """The environ with invite tokens masked in the request line, path and referrer (one
+    substring test per field when there is none)."""
+    masked = {name: SECRET_IN_PATH.sub(r"\1[redacted]", value) for name in SECRET_BEARING
+              if "/invites/" in (value := environ.get(name) or "")}
+    return {**environ, **masked} if masked else environ
 
 
 def _safe(value: str) -> str:
@@ -20,6 +33,7 @@ class AccessLogger(glogging.Logger):
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
+        environ = _without_secrets(environ)
         if self.cfg.access_log_format != DEFAULT_FORMAT:
             super().access(resp, req, environ, request_time)
             return

@@ -35,6 +35,20 @@ def _int(name: str, default: int) -> int:
     return _number(name, default, int)
 
 
+SIGNUP_MODES = ("open", "invite", "closed")
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """A setting with a fixed set of values; a typo stops start-up with the variable's name."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
 def _development_secret_key(instance_dir: Path) -> str:
     """A random key generated once and kept in instance/, so dev sessions survive restarts."""
     instance_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +112,9 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_API_REPORT_RATE": _float("TOCSIN_API_REPORT_RATE", 1000.0),
         "TOCSIN_API_REPORT_BURST": _int("TOCSIN_API_REPORT_BURST", 2000),
         "TOCSIN_BODY_TIMEOUT": _float("TOCSIN_BODY_TIMEOUT", 10.0),
+        # Who may create an account on /signup (the first user of an empty instance always may).
+        "TOCSIN_SIGNUP": _choice("TOCSIN_SIGNUP", "open" if environment in {"development", "testing"} else "invite",
+                                 SIGNUP_MODES),
         "TOCSIN_METRICS_TOKEN": os.environ.get("TOCSIN_METRICS_TOKEN", ""),
         # PostgreSQL only; the tests turn it on where they test it (its listener is a thread).
         "TOCSIN_API_CACHE": _flag("TOCSIN_API_CACHE", environment != "testing"),

@@ -190,7 +190,7 @@ def test_login_and_signup_pages_label_every_input(client):
             assert f'<label for="{field}">' in html
 
 
-PUBLIC_ENDPOINTS = {"dashboard.index", "auth.login", "auth.signup", "dashboard.healthz", "dashboard.metrics", "static"}
+PUBLIC_ENDPOINTS = {"dashboard.index", "auth.login", "auth.signup", "auth.accept_invite", "dashboard.healthz", "dashboard.metrics", "static"}
 
 
 def test_every_route_outside_the_api_and_the_public_pages_needs_login(app, client):

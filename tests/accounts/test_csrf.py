@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tests.support.accounts import PASSWORD, shown_api_key
 from tests.support.factories import make_delivery, make_endpoint
-from webapp.models import ApiKey, Rule, User, Workspace
+from webapp.models import ApiKey, Invite, Rule, User, Workspace
 
 TOKEN_PATTERN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
@@ -50,17 +50,18 @@ def form_post_paths(app, ids: dict[str, int]) -> list[str]:
 
 @pytest.fixture
 def workspace_with_one_of_everything(client, db):
-    """A logged-in owner whose workspace has an API key, endpoint, rule, alert and delivery."""
+    """A logged-in owner whose workspace has an API key, endpoint, rule, alert, delivery and invite."""
     sign_up_with_token(client)
     token = token_from(client, "/settings/api-keys")
     client.post("/settings/api-keys", data={"name": "cron", "csrf_token": token})
+    client.post("/settings/invites", data={"email": "member@example.com", "csrf_token": token})
     user = db.session.scalars(sa.select(User)).one()
     endpoint, _ = make_endpoint(db.session.get(Workspace, user.workspace_id), "http://127.0.0.1:9/hook")
     delivery = make_delivery(endpoint)
     db.session.commit()
     return {"key_id": db.session.scalar(sa.select(ApiKey.id)), "endpoint_id": endpoint.id,
             "rule_id": db.session.scalar(sa.select(Rule.id)), "alert_id": delivery.alert_id,
-            "delivery_id": delivery.id}
+            "delivery_id": delivery.id, "invite_id": db.session.scalar(sa.select(Invite.id))}
 
 
 def test_every_form_post_without_a_token_answers_400_and_changes_nothing(app, client, db,

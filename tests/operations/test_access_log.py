@@ -71,3 +71,14 @@ def test_gunicorn_uses_it_and_importing_it_leaves_prometheus_for_later():
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["AccessLogger", "False"], result.stderr
     assert 'logger_class = "webapp.access_log.AccessLogger"' in (REPO_ROOT / "gunicorn.conf.py").read_text()
+
+
+@pytest.mark.parametrize("access_log_format", [None, '%(r)s %(U)s "%(f)s"'])
+def test_an_invite_token_in_the_path_or_referrer_is_masked(access_log_format):
+    token = "Zq3kT0pS3cr3t-invite_token_value_0123456789ab"
+    line = logged_line(AccessLogger, environ(RAW_URI=f"/invites/{token}", PATH_INFO=f"/invites/{token}",
+                                             HTTP_REFERER=f"https://tocsin.example/invites/{token}?x=1"),
+                       access_log_format=access_log_format)
+
+    assert token not in line
+    assert "/invites/[redacted]" in line and "https://tocsin.example/invites/[redacted]?x=1" in line

@@ -5,6 +5,7 @@ from webapp.models.alerts import ALERT_STATES, PAYLOAD_TYPES, Alert
 from webapp.models.audit import AuditEvent
 from webapp.models.deliveries import DELIVERY_STATUSES, Delivery, DeliveryAttempt
 from webapp.models.endpoints import DEFAULT_MAX_ATTEMPTS, Endpoint
+from webapp.models.invites import Invite
 from webapp.models.jobs import DEFAULT_GRACE_SECONDS, FAILED_STATUSES, JOB_STATUSES, RUN_STATUSES, Job, Run
 from webapp.models.rules import (
     DEFAULT_CONSECUTIVE_COUNT,
@@ -22,6 +23,6 @@ __all__ = [
     "ALERT_STATES", "DEFAULT_GRACE_SECONDS", "FAILED_STATUSES", "JOB_STATUSES", "PAYLOAD_TYPES",
     "DEFAULT_CONSECUTIVE_COUNT", "DEFAULT_MAX_ATTEMPTS", "EVENT_CONDITIONS", "EVENT_LABELS",
     "Alert", "ApiKey", "AuditEvent", "AuthThrottle", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
-    "Endpoint", "Job", "Membership", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
+    "Endpoint", "Invite", "Job", "Membership", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
     "SEVERITIES", "SchedulerHeartbeat", "User", "Workspace", "rule_endpoint",
 ]

@@ -37,20 +37,10 @@ def create_user(email: str, password: str, *, client_ip: str | None = None, from
 
     The sign-up form checks the same rules first; the shell command relies on these checks.
     """
-    email = normalise_email(email)
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise AccountError(f"{email} is not a valid email address: {error}") from None
-    if find_user(email) is not None:
-        raise AccountError("An account with this email already exists.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise AccountError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters.")
-    user = User(email=email, password_hash=generate_password_hash(password))
+    user = new_user(email, password)
+    email = user.email
     workspace = Workspace(name=f"{email.split('@')[0]}'s workspace")
-    db.session.add_all([user, workspace])
+    db.session.add(workspace)
     db.session.flush()
     db.session.add(Membership(user_id=user.id, workspace_id=workspace.id, role="owner"))
     if from_shell:
@@ -61,6 +51,32 @@ def create_user(email: str, password: str, *, client_ip: str | None = None, from
                  object_type="user", object_id=user.id, summary=summary, client_ip=client_ip)
     db.session.flush()
     db.session.refresh(user)
+    return user
+
+
+def valid_email(email: str) -> str:
+    """The normalised address, or AccountError saying why it is not one."""
+    email = normalise_email(email)
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise AccountError(f"{email} is not a valid email address: {error}") from None
+    return email
+
+
+def new_user(email: str, password: str) -> User:
+    """A user without any membership yet, after the account rules (sign-up and invites share
+    them); added and flushed, the caller adds the membership and commits."""
+    email = valid_email(email)
+    if find_user(email) is not None:
+        raise AccountError("An account with this email already exists.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters.")
+    user = User(email=email, password_hash=generate_password_hash(password))
+    db.session.add(user)
+    db.session.flush()
     return user
 
 

@@ -23,6 +23,14 @@ class SignupForm(FlaskForm):
     submit = SubmitField("Create account")
 
 
+class InviteSignupForm(FlaskForm):
+    """Sign-up from an invite link: the email is the invite's, shown and not editable."""
+
+    password = SignupForm.password
+    confirm = SignupForm.confirm
+    submit = SubmitField("Create account")
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", filters=[_strip], validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])

@@ -8,6 +8,7 @@ from webapp.blueprints.form_errors import show_errors
 from webapp.blueprints.navigation import safe_next
 from webapp.extensions import db, login_manager
 from webapp.services import accounts, throttle
+from webapp.services import signup as signup_policy
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see this page."
@@ -19,12 +20,12 @@ def load_user(session_id: str):
     return accounts.user_from_session_id(session_id)
 
 
-def _throttled(form, template: str, seconds: int):
+def _throttled(form, template: str, seconds: int, **context):
     """429 with Retry-After, the form kept, and the wait in words on the form."""
     minutes = max(1, round(seconds / 60))
     show_errors(form, {"email": f"Too many attempts from here or for this account. Try again in "
                                 f"{minutes} minute{'s' if minutes != 1 else ''}."})
-    response = make_response(render_template(template, form=form), 429)
+    response = make_response(render_template(template, form=form, **context), 429)
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -33,6 +34,9 @@ def _throttled(form, template: str, seconds: int):
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.overview"))
+    if not signup_policy.open_signup_allowed():  # the first user of an empty instance always may
+        page = render_template("auth/signup_unavailable.html", reason=signup_policy.signup_refusal())
+        return page, (403 if request.method == "POST" else 200)
     form = SignupForm()
     if form.validate_on_submit():
         address = throttle.address_key(throttle.SIGNUP_ADDRESS, request.remote_addr)
@@ -72,7 +76,7 @@ def login():
             db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next"), url_for("dashboard.overview")))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, signup_open=signup_policy.open_signup_allowed())
 
 
 @bp.route("/logout", methods=["POST"])
