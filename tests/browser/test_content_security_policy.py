@@ -41,7 +41,7 @@ def test_every_page_loads_under_the_policy_with_no_violation(live_server, page):
         f"/settings/alerts/endpoints/{ids['endpoint']}/delete", "/settings/alerts/rules", "/settings/alerts/rules/new",
         f"/settings/alerts/rules/{ids['rule']}", f"/settings/alerts/rules/{ids['rule']}/edit",
         f"/settings/alerts/rules/{ids['rule']}/delete", "/settings/alerts/deliveries",
-        f"/settings/alerts/deliveries/{ids['delivery']}", "/settings/api-keys", "/settings/audit-log",
+        f"/settings/alerts/deliveries/{ids['delivery']}", "/settings/api-keys", "/settings/audit-log", "/settings/invites",
     ]
     for path in pages:
         response = page.goto(live_server.url + path)

@@ -6,7 +6,7 @@ from tests.support.app import make_app
 
 PAGES = ["/login", "/signup", "/overview", "/jobs", "/alerts", "/settings/api-keys", "/settings/alerts/endpoints",
          "/settings/alerts/endpoints/new", "/settings/alerts/rules", "/settings/alerts/rules/new",
-         "/settings/alerts/deliveries", "/settings/audit-log"]
+         "/settings/alerts/deliveries", "/settings/audit-log", "/settings/invites"]
 
 
 def test_every_page_and_api_answer_carries_the_security_headers(auth, client, api):
