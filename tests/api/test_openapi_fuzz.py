@@ -10,9 +10,13 @@ endpoint. A DELETE only ever deletes a row kept for it. Nothing leaves the machi
 as test_openapi.py checks: schemathesis' `from_fixture` loader does not run under pytest 9.2.)"""
 import itertools
 import socket
+import uuid
+from contextlib import contextmanager
+from urllib.parse import quote
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -22,10 +26,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.support.accounts import ApiClient, AuthActions, create_api_key_via_page
-from tests.support.app import make_app
+from tests.support.app import TEST_DATABASE_URL, make_app
 from tests.support.live_server import LiveServer
 from tests.support.receiver import Receiver
 from webapp.blueprints.api.openapi import document
+from webapp.config import normalise_database_url
 from webapp.extensions import db
 from webapp.services.outbound import targets
 
@@ -91,13 +96,38 @@ def _spare_seeded_rows(case, rows) -> None:
             case.path_parameters[name] = doomed
 
 
-@pytest.fixture(scope="module")
-def target(tmp_path_factory):
-    """One app, database and live server for every operation: (base URL, headers, rows)."""
-    loopback_only = pytest.MonkeyPatch()
-    loopback_only.setattr(targets, "resolve_host", _no_dns)
-    loopback_only.setattr(targets, "refusal", lambda address: "outside 127.0.0.0/8, where this test sends nothing")
-    app = make_app(tmp_path_factory.mktemp("openapi-fuzz"))
+@contextmanager
+def _database(backend: str):
+    """A SQLite file, or a PostgreSQL schema of its own (dropped afterwards)."""
+    if backend == "sqlite":
+        yield None
+        return
+    schema_name = f"fuzz_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(normalise_database_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema_name}"'))
+    try:
+        url = normalise_database_url(TEST_DATABASE_URL)
+        yield url + ("&" if "?" in url else "?") + "options=" + quote(f"-csearch_path={schema_name}")
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"])
+def target(request, tmp_path_factory):
+    """One app, database and live server for every operation: (base URL, headers, rows). On
+    PostgreSQL too when TEST_DATABASE_URL is set (it found ids past its INTEGER columns)."""
+    with _database(request.param) as database_uri, pytest.MonkeyPatch.context() as loopback_only:
+        loopback_only.setattr(targets, "resolve_host", _no_dns)
+        loopback_only.setattr(targets, "refusal", lambda address: "outside 127.0.0.0/8, where this test sends nothing")
+        yield from _serve(tmp_path_factory.mktemp("openapi-fuzz"), database_uri)
+
+
+def _serve(tmp_path, database_uri):
+    # Rate limits as high as they go: the fuzzer sends hundreds of requests a second with one key.
+    app = make_app(tmp_path, database_uri, TOCSIN_API_RATE=1e9, TOCSIN_API_BURST=10**9)
     receiver = Receiver().start()
     with app.app_context():
         client = app.test_client()
@@ -111,7 +141,6 @@ def target(tmp_path_factory):
     receiver.stop()
     with app.app_context():
         db.engine.dispose()
-    loopback_only.undo()
 
 
 @schema.parametrize()

@@ -16,7 +16,7 @@ from webapp.services.endpoints import credentials
 API_ERROR_CODES = ("invalid_filter", "invalid_json", "validation_error", "secret_unreadable")
 ERROR_CODES = sorted(set(HTTP_ERROR_CODES.values()) | set(API_ERROR_CODES))
 
-ID = {"type": "integer", "minimum": 1, "maximum": validators.MAX_INTEGER}
+ID = {"type": "integer", "minimum": 1, "maximum": validators.MAX_ID}
 MOMENT = {"type": "string", "format": "date-time", "description": "RFC 3339 in UTC, e.g. 2026-11-24T09:00:00Z."}
 BOOLEAN = {"type": "boolean"}
 TEXT = {"type": "string"}

@@ -15,6 +15,7 @@ ERROR_WORDS = {
     413: "The body is larger than 64 KiB (`payload_too_large`).",
     415: "The body is not sent as application/json (`unsupported_media_type`).",
     428: "The header X-Confirm-Destructive: true is missing (`confirmation_required`).",
+    429: "Too many requests with this API key (`rate_limited`): wait the Retry-After seconds.",
 }
 
 
@@ -26,6 +27,7 @@ def path(name: str, schema: dict = ID) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}}
 PAGE = [query("limit", whole(1, 200, default=50), "Items per page (1–200)."),
         query("cursor", text(19, pattern=r"^[0-9]*$"), "`next_cursor` of the previous page.")]
 
@@ -35,8 +37,8 @@ def operation(operation_id: str, tag: str, summary: str, answers: dict, *, error
               public: bool = False) -> dict:
     """One operation. `answers`: {status: (schema name or None, words)}; `headers` are those of
     the first answer. Every operation may answer 400 (a query value no column can hold) and,
-    unless public, 401; one that takes a body also 408, 413 and 415."""
-    statuses = {400, *errors} | (set() if public else {401})
+    unless public, 401 and 429 (limits per key); one that takes a body also 408, 413 and 415."""
+    statuses = {400, *errors} | (set() if public else {401, 429})
     if body is not None:
         statuses |= {408, 413, 415}
     responses = {}
@@ -49,6 +51,8 @@ def operation(operation_id: str, tag: str, summary: str, answers: dict, *, error
     for status in sorted(statuses):
         responses[str(status)] = {"description": ERROR_WORDS[status],
                                   "content": {"application/json": {"schema": ref("Error")}}}
+        if status == 429:
+            responses["429"]["headers"] = RETRY_AFTER
     result = {"operationId": operation_id, "tags": [tag], "summary": summary, "responses": responses}
     if public:
         result["security"] = []
