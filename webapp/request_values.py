@@ -4,15 +4,15 @@ from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
 from webapp.errors import ApiError
-from webapp.validators import MAX_INTEGER, text_problem
+from webapp.validators import MAX_ID, text_problem
 
 
 class RowIdConverter(IntegerConverter):
-    """`<int:…>` in every route: ASCII digits within the database's integers, so a page id of
-    99999999999999999999 is a 404 like any unknown id, not an overflow in the driver."""
+    """`<int:…>` in every route: ASCII digits within the ids' range (validators.MAX_ID), so a page
+    id of 99999999999999999999 is a 404 like any unknown id, not an overflow in the driver."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_INTEGER)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

@@ -7,6 +7,9 @@ import re
 from datetime import UTC, datetime
 
 MAX_INTEGER = 2**63 - 1  # BIGINT, and SQLite's INTEGER
+# Row ids are INTEGER on PostgreSQL: a larger id names no row, and comparing one with an id
+# column fails in the driver (integer out of range), so on both databases ids end here.
+MAX_ID = 2**31 - 1
 MIN_INTEGER = -(2**63)
 # C0 controls and DEL, except tab, line feed and carriage return, which text may hold.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -35,9 +38,9 @@ def whole_number(value, *, minimum: int = MIN_INTEGER, maximum: int = MAX_INTEGE
 
 
 def is_id(text) -> bool:
-    """Whether `text` can name a row: ASCII digits, 1 … MAX_INTEGER."""
+    """Whether `text` can name a row: ASCII digits, 1 … MAX_ID."""
     text = str(text)
-    return text.isascii() and text.isdigit() and len(text) <= 19 and 1 <= int(text) <= MAX_INTEGER
+    return text.isascii() and text.isdigit() and len(text) <= 19 and 1 <= int(text) <= MAX_ID
 
 
 def moment(text: str) -> datetime:

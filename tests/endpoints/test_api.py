@@ -248,6 +248,8 @@ BAD_INPUT = [
     ({"headers": {"X-Number": 5}}, "headers"),
     ({"headers": ["Authorization: x"]}, "headers"),
     ({"format": "xml"}, "format"),
+    ({"format": ["json"]}, "format"),  # a list or an object was a 500 (found by schemathesis)
+    ({"format": {"name": "json"}}, "format"),
     ({"format": "template"}, "template"),
     ({"format": "template", "template": "{{ unclosed"}, "template"),
     ({"timeout_seconds": 0}, "timeout_seconds"),

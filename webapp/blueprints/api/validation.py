@@ -50,8 +50,8 @@ def query_number(name: str, *, default: int | None = None, minimum: int = 0,
 
 
 def query_id(name: str) -> int | None:
-    """An id in a query argument (a row's id: 1 … the database's largest), or None when absent."""
-    return query_number(name, minimum=1)
+    """An id in a query argument (a row's id: 1 … validators.MAX_ID), or None when absent."""
+    return query_number(name, minimum=1, maximum=validators.MAX_ID)
 
 
 def page_limit(default: int = 50, maximum: int = 200) -> int:

@@ -8,6 +8,7 @@ import re
 
 import sqlalchemy as sa
 
+from webapp import validators
 from webapp.extensions import db
 from webapp.models import (
     DEFAULT_CONSECUTIVE_COUNT,
@@ -92,8 +93,9 @@ def _endpoint_ids(workspace_id: int, value, required: bool) -> list[int]:
         if required:
             raise ValueError("Choose at least one endpoint.")
         return []
+    possible = [item for item in wanted if validators.is_id(item)]  # an id past MAX_ID names no row
     live = set(db.session.scalars(sa.select(Endpoint.id).where(
-        Endpoint.workspace_id == workspace_id, Endpoint.deleted_at.is_(None), Endpoint.id.in_(wanted))))
+        Endpoint.workspace_id == workspace_id, Endpoint.deleted_at.is_(None), Endpoint.id.in_(possible))))
     unknown = [str(item) for item in wanted if item not in live]
     if unknown:
         noun = "endpoint" if len(unknown) == 1 else "endpoints"

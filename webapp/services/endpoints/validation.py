@@ -114,8 +114,9 @@ def validate(data: dict, endpoint: Endpoint | None = None) -> dict:
             except ValueError as error:
                 errors[name] = str(error)
     payload_format = data.get("format", endpoint.format if endpoint is not None else "json")
-    if payload_format not in formats.FORMATS:
+    if not isinstance(payload_format, str) or payload_format not in formats.FORMATS:
         errors["format"] = f"Choose one of: {', '.join(formats.FORMATS)}."
+        payload_format = None  # (a list or an object cannot even be looked up)
     elif "format" in data:
         cleaned["format"] = payload_format
     cleaned.update(credentials.check(data, endpoint, payload_format, errors))
