@@ -8,12 +8,13 @@ because `json_body(allowed)` refuses unknown fields.
 from webapp import validators
 from webapp.errors import HTTP_ERROR_CODES
 from webapp.models import ALERT_STATES, DELIVERY_STATUSES, JOB_STATUSES, RULE_EVENTS, RUN_STATUSES, SEVERITIES
-from webapp.services import formats
+from webapp.services import formats, signing
 from webapp.services.alerting import alerts, jobs, report_validation, rules, schedules
-from webapp.services.endpoints import credentials
+from webapp.services.delivery import claims
+from webapp.services.endpoints import credentials, delivery_policy, signature_settings
 
 # Codes the blueprints raise themselves, besides the one per HTTP status (webapp/errors.py).
-API_ERROR_CODES = ("invalid_filter", "invalid_json", "validation_error", "secret_unreadable")
+API_ERROR_CODES = ("invalid_filter", "invalid_json", "validation_error", "secret_unreadable", "url_unreadable")
 ERROR_CODES = sorted(set(HTTP_ERROR_CODES.values()) | set(API_ERROR_CODES))
 
 ID = {"type": "integer", "minimum": 1, "maximum": validators.MAX_ID}
@@ -71,21 +72,36 @@ def page_of(item: dict, **more_properties) -> dict:
 ENDPOINT_FIELDS = {
     "id": (ID, "r"),
     "name": (text(100, 1), "rcu"),
-    "url": (text(2048, 1, description="http or https; every address it resolves to must be public "
-                                      "(or inside TOCSIN_ALLOWED_NETWORKS)."), "rcu"),
+    "url": (text(2048, 1, description="http or https; every address it resolves to must be public (or inside "
+                                      "TOCSIN_ALLOWED_NETWORKS). Stored encrypted: answers show it masked (its host "
+                                      "and a mask), GET …/url reveals it; send the mask back to keep it."), "rcu"),
     "format": (choice(formats.FORMATS, default=formats.DEFAULT_FORMAT), "rcu"),
     "template": (nullable(TEXT | {"description": "The body template; required by the template format."}), "rcu"),
     "headers": ({"type": "object", "additionalProperties": TEXT,
                  "description": "Custom headers {name: value}. Answers mask every value; send the mask back "
                                 "to keep a stored value."}, "rcu"),
-    "timeout_seconds": (whole(1, 30, default=10), "rcu"),
-    "secret": (nullable(TEXT | {"description": "A Standard Webhooks secret (whsec_ + base64); made for you "
-                                               "when absent. Answered only by the create."}), "c"),
+    "timeout_seconds": (whole(claims.MIN_ENDPOINT_TIMEOUT_SECONDS, claims.MAX_ENDPOINT_TIMEOUT_SECONDS,
+                              default=10), "rcu"),
+    "secret": (nullable(TEXT | {"description": "A secret by the rules of the signature scheme (Standard Webhooks: "
+                                               "whsec_ + base64); made for you when absent."}), "c"),
     "is_active": (BOOLEAN, "rcu"),
     "disabled_reason": (nullable(TEXT), "r"),
     **{name: (nullable(MASKED | {"description": f"The receiver's {credentials.WORDS[name]}, stored encrypted; "
                                                 "answers show a mask or null."}), "rcu")
        for name in credentials.FIELDS},
+    "signature_scheme": (choice(signing.SCHEMES, default=signing.DEFAULT_SCHEME), "rcu"),
+    "signature_header": (nullable(text(signature_settings.MAX_HEADER_CHARACTERS, description=(
+        "The header of the hmac-sha256-hex scheme."))), "rcu"),
+    "signature_header_prefix": (nullable(text(signature_settings.MAX_PREFIX_CHARACTERS, description=(
+        "The header prefix of the timestamped-hmac-hex scheme, ending in -."))), "rcu"),
+    "retry_delays_seconds": (nullable({"type": "array", "items": whole(1, delivery_policy.MAX_DELAY_SECONDS),
+                                       "minItems": 1, "maxItems": delivery_policy.MAX_DELAYS,
+                                       "description": "Delays after the 1st, 2nd, … failed attempt; null: "
+                                                      "the default schedule."}), "rcu"),
+    "max_attempts": (whole(1, delivery_policy.MAX_ATTEMPTS, description="The attempt budget of its deliveries, "
+                                                                        "unless their rule sets one."), "rcu"),
+    "history_limit": (nullable(whole(1, delivery_policy.MAX_HISTORY_LIMIT, description=(
+        "Keep only the newest N finished deliveries; null: by age only."))), "rcu"),
     "created_at": (MOMENT, "r"),
     "updated_at": (MOMENT, "r"),
 }
@@ -96,7 +112,10 @@ def endpoint_part(where: str) -> dict:
 
 
 ENDPOINT = closed(endpoint_part("r"))
-NEW_ENDPOINT = closed({**endpoint_part("r"), "secret": TEXT | {"description": "The signing secret, shown once."}})
+# The answer to a create, and to a change of signature scheme whose secret did not fit the new one:
+# the new secret, shown once (none with the none scheme, or when the secret stays).
+ENDPOINT_WITH_SECRET = closed({**endpoint_part("r"), "secret": TEXT | {"description": "The new signing secret."}},
+                              required=endpoint_part("r"))
 ENDPOINT_CREATE = closed(endpoint_part("c"), required=["name", "url"])
 ENDPOINT_UPDATE = closed(endpoint_part("u"), required=[])
 
@@ -214,6 +233,7 @@ TEST_SEND = closed({
                                       "limits."},
 })
 SECRET = closed({"id": ID, "secret": TEXT})
+ENDPOINT_URL = closed({"id": ID, "url": TEXT})
 ROTATED_SECRET = closed({"id": ID, "secret": TEXT, "previous_secret_valid_until": nullable(MOMENT)})
 ME = closed({"workspace": closed({"id": ID, "name": TEXT})})
 
@@ -229,9 +249,9 @@ SCHEMAS = {
     "Job": JOB, "JobCreate": JOB_CREATE, "JobUpdate": JOB_UPDATE, "JobPage": page_of(ref("Job")),
     "Run": RUN, "RunReport": RUN_REPORT, "RunFinish": RUN_FINISH, "RunPage": page_of(ref("Run")),
     "Rule": RULE, "RuleCreate": RULE_CREATE, "RuleUpdate": RULE_UPDATE, "RulePage": page_of(ref("Rule")),
-    "Endpoint": ENDPOINT, "NewEndpoint": NEW_ENDPOINT, "EndpointCreate": ENDPOINT_CREATE,
+    "Endpoint": ENDPOINT, "EndpointWithSecret": ENDPOINT_WITH_SECRET, "EndpointCreate": ENDPOINT_CREATE,
     "EndpointUpdate": ENDPOINT_UPDATE, "EndpointPage": page_of(ref("Endpoint")),
-    "TestSend": TEST_SEND, "Secret": SECRET, "RotatedSecret": ROTATED_SECRET,
+    "TestSend": TEST_SEND, "Secret": SECRET, "EndpointUrl": ENDPOINT_URL, "RotatedSecret": ROTATED_SECRET,
     "Alert": ALERT, "Acknowledge": ACKNOWLEDGE,
     "AlertPage": page_of(ref("Alert"), total=whole(0), next_offset=nullable(whole(0, description=(
         "Pass as `offset` for the next page when paging by offset; null on cursor pages and the last page.")))),

@@ -123,7 +123,7 @@ PATHS = {
         "get": operation("listEndpoints", "Endpoints", "List endpoints, newest first",
                          {200: ("EndpointPage", "A page of endpoints.")}, parameters=PAGE),
         "post": operation("createEndpoint", "Endpoints", "Create an endpoint",
-                          {201: ("NewEndpoint", "Created; the only answer besides the secret routes that "
+                          {201: ("EndpointWithSecret", "Created; the only answer besides the secret routes that "
                                                 "shows the signing secret.")}, body="EndpointCreate",
                           headers=LOCATION),
     },
@@ -132,7 +132,8 @@ PATHS = {
         "get": operation("getEndpoint", "Endpoints", "Read an endpoint", {200: ("Endpoint", "The endpoint.")},
                          errors=[404]),
         "patch": operation("updateEndpoint", "Endpoints", "Change an endpoint",
-                           {200: ("Endpoint", "The changed endpoint.")}, body="EndpointUpdate", errors=[404]),
+                           {200: ("EndpointWithSecret", "The changed endpoint (with `secret` when a new scheme "
+                                                     "made a new one).")}, body="EndpointUpdate", errors=[404]),
         "delete": operation("deleteEndpoint", "Endpoints", "Delete an endpoint (its history stays)",
                             {204: (None, "Deleted.")}, errors=[404]),
     },
@@ -146,6 +147,12 @@ PATHS = {
         "get": operation("getEndpointSecret", "Endpoints", "Reveal the signing secret (audited)",
                          {200: ("Secret", "The secret.")}, errors=[404, 409], headers=NO_STORE,
                          description="409 `secret_unreadable`: no configured key decrypts it."),
+    },
+    "/endpoints/{endpoint_id}/url": {
+        "parameters": [path("endpoint_id")],
+        "get": operation("getEndpointUrl", "Endpoints", "Reveal the URL (audited)", {200: ("EndpointUrl", "The URL.")},
+                         errors=[404, 409], headers=NO_STORE,
+                         description="409 `url_unreadable`: no configured key decrypts it."),
     },
     "/endpoints/{endpoint_id}/secret/rotate": {
         "parameters": [path("endpoint_id")],
