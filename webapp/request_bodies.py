@@ -56,9 +56,13 @@ class _Watchdog:
                 self._thread = threading.Thread(target=self._run, name="tocsin-body-watchdog", daemon=True)
                 self._thread.start()
             ticket = next(self._order)
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (deadline, ticket, client))
             self._live.add(ticket)
-            self._condition.notify()
+            if earliest is None or deadline < earliest:
+                # Only a new earliest deadline needs the thread awake: with one timeout for every
+                # request, that is rare, so a request costs no thread switch.
+                self._condition.notify()
             return ticket
 
     def forget(self, ticket: int) -> None:

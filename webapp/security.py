@@ -33,12 +33,14 @@ def init_app(app: Flask, overridden: frozenset = frozenset()) -> None:
         log.warning("TOCSIN_BASE_URL is not https: session cookies are sent without Secure, so anyone on "
                     "the network path can read them. Serve Tocsin behind https and set TOCSIN_BASE_URL.")
 
+    headers = [*SECURITY_HEADERS.items(), *([("Strict-Transport-Security", HSTS)] if https else [])]
+
     @app.after_request
     def add_security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if https:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        present = {name.lower() for name in response.headers.keys()}  # one pass, not one per header
+        for name, value in headers:
+            if name.lower() not in present:
+                response.headers.add(name, value)
         if g.get("tocsin_no_store"):
             response.headers["Cache-Control"] = "no-store"
         return response
