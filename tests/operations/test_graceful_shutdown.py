@@ -8,7 +8,6 @@ runs the processes against a loopback receiver that holds every request for a wh
 import collections
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 
 from tests.support.app import make_app
 from tests.support.factories import make_alert, make_deliveries, make_endpoint, make_workspace
+from tests.support.gunicorn import free_port
 from tests.support.receiver import Receiver, Response
 from webapp.extensions import db
 from webapp.models import Delivery
@@ -27,12 +27,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "test-secret-key-not-for-production"  # make_app's: the endpoint secret is encrypted with it
 HOLD_SECONDS = 1.5
 DELIVERIES = 20  # five rounds of 4 held requests: a stop mid-way leaves some pending
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Deployment:

@@ -24,8 +24,10 @@ def safe_next(target: str | None, fallback: str, *, under: str = "/") -> str:
 
 def page_number() -> int:
     """`?page=` of a paged list: 1 unless it is a number from 1 to MAX_PAGE in ASCII digits."""
-    raw = request.args.get("page", "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
+    try:
+        return validators.whole_number(request.args.get("page", "1"), minimum=1, maximum=MAX_PAGE)
+    except ValueError:
+        return 1
 
 
 def row_id_argument(name: str) -> int | None:

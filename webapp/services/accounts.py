@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp import validators
 from webapp.database import autocommit_connection
 from webapp.extensions import db
 from webapp.models import ApiKey, Membership, User, Workspace
@@ -108,16 +109,12 @@ def end_sessions(user: User) -> None:
     user.session_version = (user.session_version or 0) + 1
 
 
-def _small_number(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= 18  # within the database's integers
-
-
 def user_from_session_id(session_id: str) -> User | None:
     """The user a session or remember-me cookie names (`<id>.<version>`, see `User.get_id`),
     or None when it is malformed or its version has ended. Sessions made before versions
     existed carry the id alone and count as version 0."""
     user_id, _, version = str(session_id).partition(".")
-    if not _small_number(user_id) or (version and not _small_number(version)):
+    if not validators.is_id(user_id) or (version and not (version == "0" or validators.is_id(version))):
         return None
     user = db.session.get(User, int(user_id))
     if user is None or int(version or 0) != (user.session_version or 0):

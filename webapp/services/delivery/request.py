@@ -59,16 +59,17 @@ def custom_headers(endpoint: EndpointSnapshot) -> dict[str, str]:
             if not is_reserved_header(name) and name.lower() not in scheme_names}
 
 
-def masked(headers: dict, endpoint: EndpointSnapshot | None = None, in_clear: frozenset = frozenset()) -> dict:
+def masked(headers: dict, endpoint: EndpointSnapshot | None = None) -> dict:
     """Headers for the record: every signature as `v1,••••` (or `sha256=••••`, under the names the
     endpoint's scheme uses), and every header Tocsin does not set itself (the endpoint's custom
     headers, stored encrypted; an access token) as `••••••`, so the history never shows a token in
-    clear. `in_clear`: the format's own headers (lower case), shown as sent."""
-    signature_names, scheme_names = set(signing.SIGNATURE_HEADERS), set()
+    clear. The endpoint's format's own headers (ntfy's Title, Priority…) are shown as sent."""
+    signature_names, scheme_names, in_clear = set(signing.SIGNATURE_HEADERS), set(), frozenset()
     if endpoint is not None:
         module, settings = signing.scheme(endpoint.signature_scheme), signing.settings_of(endpoint)
         signature_names |= module.signature_header_names(settings)
         scheme_names = module.header_names(settings)
+        in_clear = formats.headers_in_clear(endpoint.format)
     shown = {}
     for name, value in headers.items():
         lowered = name.lower()
@@ -164,9 +165,7 @@ def attempt_values(delivery: DeliverySnapshot, number: int, started_at, result: 
         "duration_ms": result.duration_ms,
         "http_status": result.status,
         "outcome": result.outcome,
-        "request_headers": (masked(result.request_headers, delivery.endpoint,
-                                   formats.headers_in_clear(delivery.endpoint.format))
-                            if result.request_headers else None),
+        "request_headers": masked(result.request_headers, delivery.endpoint) if result.request_headers else None,
         "request_body": (formats.recorded_body(delivery.endpoint.format, body).decode("utf-8", errors="replace")
                          if body is not None else None),
         "response_excerpt": (result.response_excerpt or "")[:1024] or None,
