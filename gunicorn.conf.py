@@ -38,6 +38,9 @@ def on_starting(server):
                          "before starting gunicorn.\n")
         sys.stderr.flush()
         raise SystemExit(1)
+    # Each worker sizes its database pool from the threads that can use it (webapp/database.py
+    # pool_sizes); server.cfg has the final figure, --threads included.
+    os.environ["TOCSIN_WEB_THREADS"] = str(server.cfg.threads)
     _prepare_metrics_dir()
 
 

@@ -1,5 +1,7 @@
-"""`flask --app wsgi tocsin …`: provisioning, the development server and the scheduler worker."""
+"""`flask --app wsgi tocsin …`: provisioning, serving the dashboard and the scheduler worker."""
+import os
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -44,20 +46,30 @@ def create_api_key(email: str, name: str):
     click.echo(full_key)
 
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 @tocsin_cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int):
-    """Serve the dashboard (threaded development server) with the scheduler when enabled."""
-    from werkzeug.serving import run_simple
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Requests served at once; more wait in the listen queue, none in the database pool.")
+def serve(host: str, port: int, threads: int):
+    """Serve the dashboard with gunicorn: one process, a bounded set of threads, and the
+    scheduler in it when TOCSIN_SCHEDULER is on (what `make run` starts).
 
-    from webapp.scheduler import start_scheduler
-
-    app = current_app._get_current_object()
-    if app.config["TOCSIN_SCHEDULER"]:
-        start_scheduler(app)
-    click.echo(f"Tocsin is serving at http://{host}:{port}/ (scheduler {'on' if app.config['TOCSIN_SCHEDULER'] else 'off'})")
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    Werkzeug's development server started a thread per connection: a burst of 200 run
+    reports made 200 threads compete for the database pool's 15 connections. gunicorn's
+    threaded worker serves `threads` requests at once and keeps the rest waiting in the
+    kernel's listen queue, and the same gunicorn.conf.py as a production deployment sizes the
+    pool from those threads and stops gracefully on Ctrl-C or SIGTERM."""
+    command = [sys.executable, "-m", "gunicorn", "--config", str(REPO_ROOT / "gunicorn.conf.py"),
+               "--chdir", str(REPO_ROOT), "--bind", f"{host}:{port}", "--workers", "1",
+               "--threads", str(threads), "wsgi:app"]
+    scheduler = "on" if current_app.config["TOCSIN_SCHEDULER"] else "off"
+    click.echo(f"Tocsin is serving at http://{host}:{port}/ (scheduler {scheduler}, {threads} threads)")
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 @tocsin_cli.command("worker")

@@ -102,7 +102,10 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_HISTORY_DAYS": _int("TOCSIN_HISTORY_DAYS", 30),
         "TOCSIN_RETRY_SCALE": _float("TOCSIN_RETRY_SCALE", 1.0),
         "TOCSIN_SEND_WORKERS": _int("TOCSIN_SEND_WORKERS", 8),
-        "TOCSIN_DB_POOL_SIZE": _int("TOCSIN_DB_POOL_SIZE", 20),
+        "TOCSIN_SEND_THREADS_MAX": _int("TOCSIN_SEND_THREADS_MAX", 0),  # 0: 4 × TOCSIN_SEND_WORKERS
+        "TOCSIN_WORKSPACE_SEND_LIMIT": _int("TOCSIN_WORKSPACE_SEND_LIMIT", 0),  # 0: TOCSIN_SEND_WORKERS
+        "TOCSIN_WEB_THREADS": _int("TOCSIN_WEB_THREADS", 8),  # set by gunicorn.conf.py from its threads
+        "TOCSIN_DB_POOL_SIZE": _int("TOCSIN_DB_POOL_SIZE", 0),  # 0: sized from the threads (database.pool_sizes)
         "TOCSIN_ENDPOINT_CONCURRENCY": _int("TOCSIN_ENDPOINT_CONCURRENCY", 4),
         "TOCSIN_ENDPOINT_RATE": _float("TOCSIN_ENDPOINT_RATE", 10.0),
         "TOCSIN_DISABLE_AFTER_HOURS": _float("TOCSIN_DISABLE_AFTER_HOURS", 72.0),

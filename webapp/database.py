@@ -58,18 +58,48 @@ def _ping_if_idle(dialect):
     return listener
 
 
-def engine_options(config: dict) -> dict:
-    """SQLAlchemy engine options for the configured database.
+# Connections the scheduler's threads may hold at once: the wake-up loop (claims, sweeps), the
+# heartbeat, pruning and a spare. LISTEN connections are their own, outside the pool.
+SCHEDULER_CONNECTIONS = 4
 
-    On PostgreSQL the pool keeps up to TOCSIN_DB_POOL_SIZE idle connections. SQLAlchemy's default of
-    5 is fewer than a busy process's threads (8 send workers, gunicorn's threads, the scheduler), so
-    connections over 5 were closed on return and opened again moments later. Each new one costs
-    PostgreSQL a server process and a cold catalog cache (the delivery benchmark ran 20 % faster
-    without that churn). The pool opens connections only when needed, so an idle process holds few.
-    SQLite keeps SQLAlchemy's defaults: opening a SQLite connection costs a file open, no process."""
+
+def pool_sizes(config: dict, postgresql: bool) -> tuple[int, int]:
+    """(pool_size, max_overflow) from the threads that can hold a connection at once, so no
+    thread ever waits for one (a thread waiting for a connection while others wait for the
+    SQLite write lock was how a burst of run reports timed out after 30 s).
+
+    Web threads (TOCSIN_WEB_THREADS, which gunicorn.conf.py sets from gunicorn's threads) hold
+    one each, two on PostgreSQL (the autocommit connection beside the session's); the send pool
+    its TOCSIN_SEND_WORKERS in steady use and up to TOCSIN_SEND_THREADS_MAX when slow receivers
+    make it add threads; plus SCHEDULER_CONNECTIONS. The pool keeps up to `pool_size` open
+    (TOCSIN_DB_POOL_SIZE, else the steady figure) and opens the rest only at peaks. Nothing is
+    opened before it is needed, so an idle process holds few."""
+    send, send_max = send_threads(config)
+    steady = config["TOCSIN_WEB_THREADS"] * (2 if postgresql else 1) + send + SCHEDULER_CONNECTIONS
+    size = config["TOCSIN_DB_POOL_SIZE"] or steady
+    return size, max(0, steady + send_max - send - size)
+
+
+def send_threads(config: dict) -> tuple[int, int]:
+    """(the send pool's steady threads, the most it may run), as the pool reads them."""
+    send = max(1, int(config.get("TOCSIN_SEND_WORKERS", 8)))
+    return send, max(send, int(config.get("TOCSIN_SEND_THREADS_MAX") or 4 * send))
+
+
+def engine_options(config: dict) -> dict:
+    """SQLAlchemy engine options for the configured database: the pool sized by `pool_sizes`.
+
+    On PostgreSQL a pool smaller than a busy process's threads closed connections on return and
+    opened them again moments later, each a new server process with a cold catalog cache (the
+    delivery benchmark ran 20 % faster without that churn). An in-memory SQLite database keeps
+    SQLAlchemy's own pool (one connection per thread)."""
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    if sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql":
-        options.setdefault("pool_size", max(1, config["TOCSIN_DB_POOL_SIZE"]))
+    url = sa.engine.make_url(config["SQLALCHEMY_DATABASE_URI"])
+    postgresql = url.get_backend_name() == "postgresql"
+    if postgresql or (url.database or ":memory:") != ":memory:":
+        size, overflow = pool_sizes(config, postgresql)
+        options.setdefault("pool_size", size)
+        options.setdefault("max_overflow", overflow)
     return options
 
 
@@ -173,9 +203,31 @@ os.register_at_fork(after_in_child=_reset_write_lock_after_fork)
 def serialised_writes():
     """On SQLite, one write transaction at a time per process: threads queue on a lock instead
     of sleeping in SQLite's busy handler (other processes still meet the busy timeout).
-    Nothing on PostgreSQL, whose row locks let writers run side by side."""
+    Nothing on PostgreSQL, whose row locks let writers run side by side.
+
+    A thread hands its pooled connection back before it queues (`_hand_back_connection`): the
+    holder of the lock may need a connection, and threads queued while holding the pool's
+    connections starved it until the pool's 30 s timeout (a burst of 40 run reports answered
+    8 × 500). So nobody waits for the lock holding a connection, and the holder waits for a
+    connection only behind readers, which never wait for the lock."""
     if is_postgresql(db.engine):
         yield
         return
+    _hand_back_connection()
     with _write_lock:
         yield
+
+
+class WriteBeforeLock(RuntimeError):
+    """A write was made before `serialised_writes`: it holds SQLite's own lock while queuing for ours."""
+
+
+def _hand_back_connection() -> None:
+    """End the session's read-only transaction so its connection returns to the pool."""
+    session = db.session()  # the thread's Session (the scoped proxy lacks in_transaction)
+    if not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted \
+            or session.connection().connection.dbapi_connection.in_transaction:
+        raise WriteBeforeLock("write inside serialised_writes(), not before it")
+    end_read()

@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp import validators
-from webapp.database import autocommit_connection
+from webapp.database import autocommit_connection, serialised_writes
 from webapp.extensions import db
 from webapp.models import ApiKey, Membership, User, Workspace
 from webapp.services import api_cache, audit
@@ -175,12 +175,13 @@ def api_key_from_token(token: str) -> ApiKeyIdentity | None:
         return None
     now = utcnow()
     if live.last_used_at is None or now - live.last_used_at > LAST_USED_RESOLUTION:
-        db.session.execute(
-            sa.update(ApiKey)
-            .where(ApiKey.id == live.identity.id, sa.or_(ApiKey.last_used_at.is_(None),
-                                                          ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
-            .values(last_used_at=now))
-        db.session.commit()
+        with serialised_writes():
+            db.session.execute(
+                sa.update(ApiKey)
+                .where(ApiKey.id == live.identity.id, sa.or_(ApiKey.last_used_at.is_(None),
+                                                              ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
+                .values(last_used_at=now))
+            db.session.commit()
         live.last_used_at = now
     return live.identity
 

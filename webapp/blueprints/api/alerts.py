@@ -107,5 +107,5 @@ def resolve_alert(alert_id):
     alert = get_or_404(Alert, alert_id)
     delivery_ids = alert_service.resolve(alert, **_actor())
     db.session.commit()
-    pool.send_after_commit(current_app._get_current_object(), delivery_ids)
+    pool.send_after_commit(current_app._get_current_object(), delivery_ids, current_workspace_id())
     return jsonify(_page_json([alert])[0])

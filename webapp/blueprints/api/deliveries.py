@@ -103,5 +103,5 @@ def redeliver_delivery(delivery_id):
                                         "deliveries can be redelivered.")
     db.session.commit()
     body = delivery_json(delivery)  # before the send pool can change it
-    pool.send_after_commit(current_app._get_current_object(), [delivery.id])
+    pool.send_after_commit(current_app._get_current_object(), [delivery.id], current_workspace_id())
     return jsonify(body), 202

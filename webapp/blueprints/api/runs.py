@@ -39,7 +39,7 @@ def report_run():
     data = json_body(REPORT_FIELDS)
     reported = ingest.report_run(current_workspace_id(), data, user_id=current_user_id(),
                                  client_ip=request.remote_addr)
-    pool.send_after_commit(current_app._get_current_object(), reported.delivery_ids)
+    pool.send_after_commit(current_app._get_current_object(), reported.delivery_ids, current_workspace_id())
     return jsonify(run_json(reported.run, reported.job_slug)), 201 if reported.created else 200
 
 
@@ -47,7 +47,7 @@ def report_run():
 def finish_run(run_id):
     run = get_or_404(Run, run_id)
     delivery_ids = ingest.finish_run(run, json_body(FINISH_FIELDS))
-    pool.send_after_commit(current_app._get_current_object(), delivery_ids)
+    pool.send_after_commit(current_app._get_current_object(), delivery_ids, current_workspace_id())
     return jsonify(run_json(run))
 
 

@@ -117,7 +117,7 @@ def resolve_alert(alert_id: int):
             flash(str(error), "error")
         else:
             db.session.commit()
-            pool.send_after_commit(current_app._get_current_object(), delivery_ids)
+            pool.send_after_commit(current_app._get_current_object(), delivery_ids, current_workspace_id())
             flash(f"Alert #{alert.id} resolved.", "success")
     return _back(alert.id)
 
@@ -134,7 +134,7 @@ def bulk_alerts():
             return _back()
         changed, delivery_ids = alert_service.act_on_many(current_workspace_id(), alert_ids, action, **_actor())
         db.session.commit()
-        pool.send_after_commit(current_app._get_current_object(), delivery_ids)
+        pool.send_after_commit(current_app._get_current_object(), delivery_ids, current_workspace_id())
         skipped = len(alert_ids) - changed
         flash(f"{changed} alert{'' if changed == 1 else 's'} {BULK_ACTIONS[action]}"
               + (f"; {skipped} needed no change." if skipped else "."), "success")

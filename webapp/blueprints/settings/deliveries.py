@@ -141,7 +141,7 @@ def redeliver(delivery_id: int):
         flash("This delivery is still being attempted; only delivered or dead deliveries can be redelivered.", "error")
     else:
         db.session.commit()
-        pool.send_after_commit(current_app._get_current_object(), [delivery.id])
+        pool.send_after_commit(current_app._get_current_object(), [delivery.id], current_workspace_id())
         flash(f"Delivery {delivery.message_id} queued again with the same webhook-id.", "success")
     return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
 
