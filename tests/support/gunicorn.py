@@ -24,14 +24,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, **env):
-    """Yield the base URL of gunicorn serving a fresh migrated database; `seed(app)` runs first
-    in an app context on that database (create users, keys…)."""
-    database_uri = f"sqlite:///{tmp_path / 'tocsin.db'}"
+def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, database_uri: str | None = None,
+             make_run: bool = False, **env):
+    """Yield the base URL of gunicorn serving a fresh migrated database (a SQLite file, or the
+    empty `database_uri`); `seed(app)` runs first in an app context on that database (create
+    users, keys…). `make_run` starts it as `make run` does (`tocsin serve`: one worker of
+    `threads` threads) instead of `gunicorn -c gunicorn.conf.py`."""
+    database_uri = database_uri or f"sqlite:///{tmp_path / 'tocsin.db'}"
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("TOCSIN_", "GUNICORN_", "PROMETHEUS_"))}
-    environment.update(TOCSIN_ENV="production", DATABASE_URL=database_uri, SECRET_KEY=SECRET_KEY,
-                       TOCSIN_SCHEDULER="off", TOCSIN_BASE_URL="http://127.0.0.1", **env)
+    environment.update({"TOCSIN_ENV": "production", "DATABASE_URL": database_uri, "SECRET_KEY": SECRET_KEY,
+                        "TOCSIN_SCHEDULER": "off", "TOCSIN_BASE_URL": "http://127.0.0.1", **env})
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO_ROOT,
                    env=environment, check=True, capture_output=True, timeout=60)
     if seed is not None:
@@ -44,9 +47,13 @@ def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, *
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
-                                    f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-                                    "wsgi:app"], cwd=REPO_ROOT, env=environment, stdout=log, stderr=log,
+        if make_run:
+            command = [sys.executable, "-m", "flask", "--app", "wsgi", "tocsin", "serve", "--port", str(port),
+                       "--threads", str(threads)]
+        else:
+            command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+                       "--workers", str(workers), "--threads", str(threads), "wsgi:app"]
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=log,
                                    start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -54,7 +61,7 @@ def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, *
             try:
                 requests.get(base_url + "/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a loaded machine
                 if process.poll() is not None:
                     raise RuntimeError("gunicorn exited:\n" + log_path.read_text(errors="replace")) from None
                 time.sleep(0.1)
