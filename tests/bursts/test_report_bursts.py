@@ -56,10 +56,11 @@ def _burst(base_url, key, count):
     return answers
 
 
-def _run_burst(tmp_path, receiver, count, *, make_run, database_uri=None, **env):
+def _run_burst(tmp_path, receiver, count, *, make_run, worker=False, database_uri=None, **env):
     keys = []
     with gunicorn(tmp_path, workers=2, threads=4, seed=_seed(keys), database_uri=database_uri, make_run=make_run,
-                  TOCSIN_SCHEDULER="on", TOCSIN_ALLOWED_NETWORKS="127.0.0.0/8", **env) as base_url:
+                  worker=worker, TOCSIN_SCHEDULER="off" if worker else "on", TOCSIN_ALLOWED_NETWORKS="127.0.0.0/8",
+                  **env) as base_url:
         _alerting_to(base_url, keys[0], receiver)
         started = time.monotonic()
         answers = _burst(base_url, keys[0], count)
@@ -68,7 +69,8 @@ def _run_burst(tmp_path, receiver, count, *, make_run, database_uri=None, **env)
         time.sleep(0.5)  # time for a duplicate, if any, to arrive
     statuses = collections.Counter(answer for answer, _ in answers)
     ids = collections.Counter(request.headers["webhook-id"] for request in receiver.requests)
-    how = "make run (tocsin serve, 4 threads)" if make_run else "gunicorn 2 × 4 threads"
+    how = ("make run (tocsin serve, 4 threads)" if make_run else "gunicorn 2 × 4 threads") \
+        + (" + tocsin worker" if worker else "")
     print(f"\n{count} concurrent reports, {how}: answers {dict(statuses)}, slowest answer "
           f"{max(seconds for _, seconds in answers):.2f} s; {len(ids)} alerts arrived within {drained:.1f} s, "
           f"{sum(ids.values()) - len(ids)} duplicates")
@@ -85,10 +87,11 @@ def test_the_40_report_burst_that_failed_under_make_run_is_answered_and_delivere
 
 
 @pytest.mark.postgres_too
-@pytest.mark.parametrize("make_run", [True, False], ids=["make-run", "gunicorn"])
+@pytest.mark.parametrize("make_run, worker", [(True, False), (False, False), (False, True)],
+                         ids=["make-run", "gunicorn", "gunicorn+worker"])
 def test_200_concurrent_reports_are_all_answered_and_every_alert_delivered_once(
-        tmp_path, receiver, database_uri, make_run):
-    statuses, ids = _run_burst(tmp_path, receiver, 200, make_run=make_run, database_uri=database_uri,
+        tmp_path, receiver, database_uri, make_run, worker):
+    statuses, ids = _run_burst(tmp_path, receiver, 200, make_run=make_run, worker=worker, database_uri=database_uri,
                                TOCSIN_ENDPOINT_RATE="1000", TOCSIN_ENDPOINT_CONCURRENCY="16")
     refused = {answer: seen for answer, seen in statuses.items() if answer[0] != 201}
     # A documented limit may answer 503 with Retry-After; nothing else is acceptable.

@@ -25,11 +25,12 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, database_uri: str | None = None,
-             make_run: bool = False, **env):
+             make_run: bool = False, worker: bool = False, **env):
     """Yield the base URL of gunicorn serving a fresh migrated database (a SQLite file, or the
     empty `database_uri`); `seed(app)` runs first in an app context on that database (create
     users, keys…). `make_run` starts it as `make run` does (`tocsin serve`: one worker of
-    `threads` threads) instead of `gunicorn -c gunicorn.conf.py`."""
+    `threads` threads) instead of `gunicorn -c gunicorn.conf.py`; `worker` also starts a
+    `tocsin worker` process beside it (the scheduler's own process)."""
     database_uri = database_uri or f"sqlite:///{tmp_path / 'tocsin.db'}"
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("TOCSIN_", "GUNICORN_", "PROMETHEUS_"))}
@@ -55,6 +56,11 @@ def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, d
                        "--workers", str(workers), "--threads", str(threads), "wsgi:app"]
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=log,
                                    start_new_session=True)
+        processes = [process]
+        if worker:
+            processes.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "tocsin", "worker"],
+                                              cwd=REPO_ROOT, env=environment, stdout=log, stderr=log,
+                                              start_new_session=True))
     base_url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -67,8 +73,9 @@ def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, d
                 time.sleep(0.1)
         yield base_url
     finally:
-        try:
-            os.killpg(process.pid, 9)
-        except ProcessLookupError:
-            pass
-        process.wait(10)
+        for started in processes:
+            try:
+                os.killpg(started.pid, 9)
+            except ProcessLookupError:
+                pass
+            started.wait(10)
