@@ -107,6 +107,8 @@ class Outcome:
     takeover: tuple[float, float] | None  # B's first and last re-send of A's in-flight rows, s after the cut
     lease_seconds: float
     a_sessions_in_transaction: int
+    leases_out: tuple[float, float] | None = None  # when A's in-flight rows' leases ran out, s after the cut
+    drained_after: float | None = None  # the last arrival, s after the cut
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -115,14 +117,17 @@ class Outcome:
                 and self.duplicates <= self.in_flight_at_cut + self.failed_attempts)
 
     def line(self) -> str:
-        takeover = ("none held" if self.takeover is None
-                    else f"B took the held rows over {self.takeover[0]:.1f}–{self.takeover[1]:.1f} s after the cut")
+        takeover = ("none held" if self.takeover is None or self.leases_out is None
+                    else f"their leases ran out {self.leases_out[0]:.1f}–{self.leases_out[1]:.1f} s after the cut, "
+                         f"B re-sent them {self.takeover[0]:.1f}–{self.takeover[1]:.1f} s after it")
+        drained = "" if self.drained_after is None else f", all arrived {self.drained_after:.1f} s after the cut"
         return (f"lost host: {self.answered} runs answered 201 by A, {self.rows} deliveries; cut with "
                 f"{self.in_flight_at_cut} attempts in flight ({self.held_at_cut} leases out, "
                 f"{self.a_sessions_in_transaction} of A's sessions inside a transaction); lost {len(self.lost)}; "
                 f"duplicates {self.duplicates} (unexplained {self.unexplained}, wrong webhook-id "
                 f"{self.mismatched_ids}, bad signatures {self.bad_signatures}); {takeover} "
-                f"(lease {self.lease_seconds:g} s); {self.failed_attempts} failed attempts; {self.arrivals} arrivals"
+                f"(lease {self.lease_seconds:g} s){drained}; {self.failed_attempts} failed attempts; "
+                f"{self.arrivals} arrivals"
                 + "".join(f"; {note}" for note in self.notes))
 
 
@@ -158,6 +163,7 @@ def count(app, receiver: SlowReceiver, answered: list[int], held: Held, cut_at: 
         unexplained += max(0, len(received) - 1 - explained)
     resent = [min(a.arrived_at for a in by_id[message_id] if a.sender == address_b) - cut_at
               for message_id in in_flight if any(a.sender == address_b for a in by_id[message_id])]
+    ends = [held.leases[message_id].timestamp() - cut_at for message_id in in_flight]
     verifier = Webhook(secret)
     return Outcome(
         answered=len(answered), rows=len(rows), lost=lost, arrivals=len(arrivals),
@@ -167,7 +173,9 @@ def count(app, receiver: SlowReceiver, answered: list[int], held: Held, cut_at: 
         bad_signatures=sum(1 for a in arrivals if not _verified(verifier, a)),
         failed_attempts=sum(failed.values()),
         takeover=(min(resent), max(resent)) if resent else None, lease_seconds=lease_seconds,
-        a_sessions_in_transaction=held.sessions_in_transaction)
+        a_sessions_in_transaction=held.sessions_in_transaction,
+        leases_out=(min(ends), max(ends)) if ends else None,
+        drained_after=max(a.arrived_at for a in arrivals) - cut_at if arrivals else None)
 
 
 def _verified(verifier: Webhook, arrival) -> bool:
