@@ -224,6 +224,9 @@ def main() -> int:
         run_suite("SQLite", None, sizes, rows, notes)
         if postgres_url:
             run_suite("PostgreSQL", postgres_url, sizes, rows, notes)
+        if _wanted("lost_host"):
+            from bench import faults_lost_host  # its own namespaces and PostgreSQL cluster
+            notes.extend(faults_lost_host.bench_notes())
     finally:
         processes.stop_all()
     print(f"\nTocsin benchmark{' (BENCH_QUICK: sizes / 10)' if quick else ''} — {machine()}; "

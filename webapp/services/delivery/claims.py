@@ -209,7 +209,7 @@ def _claim_from(scope: str, parameters: dict) -> list[Claim]:
         try:
             connection = db.session.connection()
             if postgresql:
-                connection.execute(_ADVISORY_LOCK, {"key": POSTGRES_CLAIM_LOCK})
+                take_claim_lock(connection)
                 locked, update = statements
                 # Locked first, in this transaction: as a subquery of the UPDATE, the planner (misled by
                 # stale statistics after a burst of new rows) re-ran it once per due row — seconds per claim.
@@ -228,7 +228,33 @@ def _claim_from(scope: str, parameters: dict) -> list[Claim]:
     return claims
 
 
-_ADVISORY_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger())))
+# The claim lock, and in the same statement (no extra round trip) the stranded-transaction limit.
+_CLAIM_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger())),
+                        sa.func.set_config("idle_in_transaction_session_timeout",
+                                           sa.bindparam("idle_limit", type_=sa.String()), True))
+_IDLE_LIMIT = sa.select(sa.func.set_config("idle_in_transaction_session_timeout",
+                                           sa.bindparam("idle_limit", type_=sa.String()), True))
+
+
+def stranded_transaction_limit() -> str:
+    """How long a transaction of ours may sit idle on PostgreSQL: the lease margin (the allowance
+    for the database work around an attempt), at least a second, in milliseconds."""
+    return str(max(1000, int(lease_margin() * 1000)))
+
+
+def take_claim_lock(connection) -> None:
+    """PostgreSQL: serialise claimers (the per-endpoint limits hold across processes) and limit
+    how long this transaction may sit idle. A host whose link is cut between a claim's statements
+    and its COMMIT leaves a session idle in its transaction, holding the claim lock (and the rows'
+    locks) until the server drops it — TCP keepalive: two hours by default — which stalls every
+    other host's claims; with the limit, the server ends that transaction after the lease margin."""
+    connection.execute(_CLAIM_LOCK, {"key": POSTGRES_CLAIM_LOCK, "idle_limit": stranded_transaction_limit()})
+
+
+def limit_stranded_transaction(connection) -> None:
+    """PostgreSQL: the same limit for a write transaction that locks leased rows or an endpoint
+    (outcomes.py), so a cut host cannot keep them locked from the host taking its leases over."""
+    connection.execute(_IDLE_LIMIT, {"idle_limit": stranded_transaction_limit()})
 
 
 def claim_due(limit: int) -> list[Claim]:
@@ -245,6 +271,8 @@ def claim_one(delivery_id: int) -> Claim | None:
 def release(delivery_id: int, lease_until: datetime) -> bool:
     """Give a claimed but unstarted delivery back (graceful stop), if the lease is still ours."""
     with serialised_writes():
+        if is_postgresql(db.engine):
+            limit_stranded_transaction(db.session.connection())
         released = db.session.execute(
             sa.update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.lease_until == lease_until)

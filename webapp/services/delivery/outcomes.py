@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from webapp.database import serialised_writes
+from webapp.database import is_postgresql, serialised_writes
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint
 from webapp.services import audit, metrics
+from webapp.services.delivery import claims
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,8 @@ def _write_together(batch: list[Outcome]) -> None:
     written: list[Outcome] = []
     with serialised_writes():
         try:
+            if is_postgresql(db.engine):
+                claims.limit_stranded_transaction(db.session.connection())
             for outcome in batch:
                 columns = tuple(sorted(outcome.values))
                 parameters = {f"v_{name}": outcome.values[name] for name in columns}
