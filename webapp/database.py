@@ -103,6 +103,20 @@ def engine_options(config: dict) -> dict:
     return options
 
 
+# PostgreSQL ends a transaction of ours left idle this long. A host whose link is cut mid-
+# transaction leaves its session open, holding row locks, until TCP keepalive gives up (two hours
+# by default): every guarded UPDATE of those rows on other hosts would wait as long. Claims and
+# outcome writes set a shorter limit of their own (claims.take_claim_lock); this is the net
+# under every other transaction. None of ours idles between statements for anything like it.
+IDLE_TRANSACTION_LIMIT = "60s"
+
+
+def _limit_idle_transactions(dbapi_connection, _record) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_TRANSACTION_LIMIT}'")
+    dbapi_connection.commit()
+
+
 def configure_engine(engine: Engine) -> None:
     """Apply per-dialect settings once per engine."""
     if engine.dialect.name == "sqlite":
@@ -112,6 +126,7 @@ def configure_engine(engine: Engine) -> None:
     elif not sa.event.contains(engine.pool, "checkin", _note_checkin):
         sa.event.listen(engine.pool, "checkin", _note_checkin)
         sa.event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
+        sa.event.listen(engine, "connect", _limit_idle_transactions)
 
 
 def autocommit_connection() -> Connection:

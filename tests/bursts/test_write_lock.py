@@ -76,3 +76,11 @@ def test_the_pool_holds_a_connection_for_every_thread_that_can_use_one():
     assert (size, size + overflow) == (8 * 2 + 8 + 4, 8 * 2 + 32 + 4)  # two per request on PostgreSQL
     size, overflow = pool_sizes({**config, "TOCSIN_DB_POOL_SIZE": 10}, postgresql=False)
     assert (size, size + overflow) == (10, 8 + 32 + 4)  # a smaller pool kept open, the rest on demand
+
+
+@pytest.mark.postgres_too
+def test_postgresql_ends_a_transaction_of_ours_left_idle(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    assert db.session.scalar(sa.text("SHOW idle_in_transaction_session_timeout")) == "1min"
+    db.session.rollback()
