@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import database, deadlines, processes, scale, server_runs
+from bench import database, deadlines, faults_database, processes, scale, server_runs
 from bench.report import Cell, Row, machine, table
 
 
@@ -224,6 +224,8 @@ def main() -> int:
         run_suite("SQLite", None, sizes, rows, notes)
         if postgres_url:
             run_suite("PostgreSQL", postgres_url, sizes, rows, notes)
+        if _wanted("db_restart"):
+            notes.append(faults_database.measure(quick))
     finally:
         processes.stop_all()
     print(f"\nTocsin benchmark{' (BENCH_QUICK: sizes / 10)' if quick else ''} — {machine()}; "

@@ -237,14 +237,15 @@ def _record_arrivals(figures: RestartFigures, receiver: Receiver) -> None:
 
 def run_restart_scenario(work_dir: Path, *, before: float = 3.0, down: float = 4.0, after: float = 4.0,
                          restarts: int = 1, clients: int = 1, per_client: float = 5.0, held: int = 3,
-                         drain_timeout: float = 40.0) -> RestartFigures:
-    """Run the scenario (the cluster, the server, the receiver all made here and removed after)."""
+                         drain_timeout: float = 40.0, settings: dict | None = None) -> RestartFigures:
+    """Run the scenario (the cluster, the server, the receiver all made here and removed after);
+    `settings` override SERVER_SETTINGS."""
     figures = RestartFigures()
     receiver = Receiver().start()
     log_path = work_dir / "gunicorn.log"
     try:
         with postgres_cluster() as cluster:
-            environment = server_environment(cluster.url, **SERVER_SETTINGS)
+            environment = server_environment(cluster.url, **{**SERVER_SETTINGS, **(settings or {})})
             migrate(environment)
             api_key = seed(work_dir, cluster.url, receiver.url())
             engine = sa.create_engine(normalise_database_url(cluster.url), poolclass=sa.pool.NullPool)
