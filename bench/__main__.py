@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import database, deadlines, processes, scale, server_runs
+from bench import database, deadlines, faults_database, processes, scale, server_runs
 from bench.report import Cell, Row, machine, table
 
 
@@ -227,6 +227,8 @@ def main() -> int:
         if _wanted("lost_host"):
             from bench import faults_lost_host  # its own namespaces and PostgreSQL cluster
             notes.extend(faults_lost_host.bench_notes())
+        if _wanted("db_restart"):
+            notes.append(faults_database.measure(quick))
     finally:
         processes.stop_all()
     print(f"\nTocsin benchmark{' (BENCH_QUICK: sizes / 10)' if quick else ''} — {machine()}; "

@@ -1,9 +1,14 @@
 """Error handlers in one place: JSON errors under /api/, HTML pages elsewhere."""
+import logging
+
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webapp.database_errors import RETRY_AFTER_SECONDS, describe, is_database_unavailable
 from webapp.extensions import db
+
+log = logging.getLogger(__name__)
 
 HTTP_ERROR_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -67,9 +72,31 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
+        if is_database_unavailable(error):
+            return database_unavailable(error)
         db.session.rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():
             return json_error(500, "internal_error", "Something went wrong on our side.")
         return render_template("errors/error.html", status=500, title="Something went wrong",
                                message="The error was logged. Try again in a moment."), 500
+
+
+def database_unavailable(error: Exception):
+    """503 while the database cannot be reached, with Retry-After; one WARNING line, no traceback.
+
+    The session is rolled back (SQLAlchemy has already invalidated a lost connection, and the
+    pool's older ones with it), so the first request after the server is back finds fresh
+    connections. The HTML page does not extend base.html: its header loads the signed-in user,
+    one more query that would fail."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  (the session is removed at the end of the request anyway)
+        pass
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, describe(error))
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    message = f"The database is unreachable for the moment; try again in {RETRY_AFTER_SECONDS} s."
+    if _wants_json():
+        body, status = json_error(503, "database_unavailable", message)
+        return body, status, headers
+    return render_template("errors/unavailable.html", message=message), 503, headers

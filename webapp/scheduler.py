@@ -11,6 +11,7 @@ import threading
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+from webapp.database_errors import log_failure
 from webapp.extensions import db
 from webapp.services import throttle
 from webapp.services.alerting import due as alerting_due
@@ -29,8 +30,8 @@ def _in_app_context(app: Flask, function):
         with app.app_context():
             try:
                 function(app)
-            except Exception:
-                log.exception("scheduler job %s failed", function.__name__)
+            except Exception as error:
+                log_failure(log, error, f"scheduler job {function.__name__} failed")
                 db.session.rollback()
             finally:
                 db.session.remove()

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 
 from webapp.database import autocommit_connection, end_read, is_postgresql, open_listener
+from webapp.database_errors import is_database_unavailable, log_failure
 from webapp.extensions import db
 from webapp.timeutil import isoformat, utcnow
 
@@ -128,8 +129,8 @@ class WakeupLoop:
                 try:
                     started, ran = self._run_due()
                     self._read_moments(started, ran)
-                except Exception:  # the loop must outlive any database error
-                    log.exception("wake-up loop pass failed")
+                except Exception as error:  # the loop must outlive any database error
+                    log_failure(log, error, "wake-up loop pass failed")
                     db.session.rollback()
                     self.moments = {}
                     self._stopping.wait(1.0)
@@ -148,7 +149,9 @@ class WakeupLoop:
                 continue
             try:
                 ran[source.name] = source.run(self.app)
-            except Exception:
+            except Exception as error:
+                if is_database_unavailable(error):
+                    raise  # ends the pass: the other sources would meet it too (one log line, see _run)
                 log.exception("scheduler job %s failed", source.name)
                 db.session.rollback()
                 ran[source.name] = None

@@ -26,6 +26,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from webapp import wakeups
 from webapp.database import autocommit_connection, serialised_writes
+from webapp.database_errors import is_database_unavailable
 from webapp.extensions import db
 from webapp.models import Job, Run
 from webapp.services import api_cache, audit, metrics
@@ -177,18 +178,23 @@ def _expect_next_run(workspace_id: int, job: JobRef, now: datetime) -> tuple[dat
     try:
         with db.session.begin_nested():
             return missing_after, list(lifecycle.resolve_firing(workspace_id, job.id, MISSED_EVENTS, now=now))
-    except Exception:
+    except Exception as error:
+        if is_database_unavailable(error):
+            raise
         log.exception("resolving the run_missed alerts of job %s failed; the run is stored", job.slug)
         return missing_after, []
 
 
 def _raise_alerts(run: Run) -> list[int]:
-    """Raise the finished run's alerts in a savepoint: on error their rows vanish, the run stays,
-    the error is logged."""
+    """Raise the finished run's alerts in a savepoint: on a bug their rows vanish, the run stays,
+    the error is logged. An unreachable database fails the whole report instead (the client is
+    answered 503 and tries again), so a transient error never stores a run without its alerts."""
     try:
         with db.session.begin_nested():
             return list(raising.raise_alerts(run, raising.events_for(run.status)))
-    except Exception:
+    except Exception as error:
+        if is_database_unavailable(error):
+            raise  # the report fails as a whole (503): a run stored without its alerts would lose them
         log.exception("raising alerts for run %s of job %s failed; the run is stored without alerts",
                       run.id, run.job.slug if run.job else "?")
         return []

@@ -8,10 +8,16 @@ lease being ours — commits once, and hands leadership on. On SQLite that means
 through the write lock per batch instead of per attempt (no convoy of threads waiting for the
 lock and the GIL); on PostgreSQL one WAL flush per batch. A batch that fails is written again
 one outcome at a time, so one bad row never costs the others their outcome.
+
+While the database is unreachable (a restart, a failover, SQLite busy past its timeout) a batch
+is written again every OUTAGE_RETRY_SECONDS, for up to OUTAGE_WAIT_SECONDS: the request was
+sent, so an outcome given up would leave the row `sending` until its lease expired, and the
+receiver would get it a second time.
 """
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from webapp.database import is_postgresql, serialised_writes
+from webapp.database_errors import describe, is_database_unavailable
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint
 from webapp.services import audit, metrics
@@ -28,6 +35,8 @@ from webapp.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+OUTAGE_RETRY_SECONDS = 0.5
+OUTAGE_WAIT_SECONDS = 60.0  # within gunicorn's graceful_timeout a stopping worker is killed anyway
 
 
 @dataclass(eq=False)
@@ -114,7 +123,7 @@ def _update_for(columns: tuple[str, ...]) -> sa.Update:
 
 def _write_batch(batch: list[Outcome]) -> None:
     try:
-        _write_together(batch)
+        _write_through_outage(batch)
     except Exception as error:
         if len(batch) == 1:
             batch[0].error = error
@@ -131,6 +140,29 @@ def _write_batch(batch: list[Outcome]) -> None:
     for outcome in batch:
         if outcome.status in ("delivered", "dead"):
             metrics.record_final_status(outcome.status)
+
+
+def _write_through_outage(batch: list[Outcome]) -> None:
+    """`_write_together`, again and again while the database is unreachable (see the module's
+    docstring). Each try is the same conditional writes, so a late one can never undo a newer
+    state: if another process took a row over meanwhile, its outcome is simply not recorded."""
+    give_up_at = time.monotonic() + OUTAGE_WAIT_SECONDS
+    waited = False
+    while True:
+        try:
+            _write_together(batch)
+        except Exception as error:
+            if not is_database_unavailable(error) or time.monotonic() >= give_up_at:
+                raise
+            if not waited:
+                log.warning("database unavailable while recording %d delivery outcomes (%s); "
+                            "trying again every %g s", len(batch), describe(error), OUTAGE_RETRY_SECONDS)
+                waited = True
+            time.sleep(OUTAGE_RETRY_SECONDS)
+            continue
+        if waited:
+            log.info("recorded %d delivery outcomes after the database came back", len(batch))
+        return
 
 
 def _write_together(batch: list[Outcome]) -> None:

@@ -14,7 +14,8 @@ from webapp.services.delivery import claims
 from webapp.services.endpoints import credentials, delivery_policy, signature_settings
 
 # Codes the blueprints raise themselves, besides the one per HTTP status (webapp/errors.py).
-API_ERROR_CODES = ("invalid_filter", "invalid_json", "validation_error", "secret_unreadable", "url_unreadable")
+API_ERROR_CODES = ("invalid_filter", "invalid_json", "validation_error", "secret_unreadable", "url_unreadable",
+                   "database_unavailable")
 ERROR_CODES = sorted(set(HTTP_ERROR_CODES.values()) | set(API_ERROR_CODES))
 
 ID = {"type": "integer", "minimum": 1, "maximum": validators.MAX_ID}

@@ -16,6 +16,8 @@ ERROR_WORDS = {
     415: "The body is not sent as application/json (`unsupported_media_type`).",
     428: "The header X-Confirm-Destructive: true is missing (`confirmation_required`).",
     429: "Too many requests with this API key (`rate_limited`): wait the Retry-After seconds.",
+    503: "The database is unreachable for the moment, e.g. restarting (`database_unavailable`): "
+         "try again after the Retry-After seconds.",
 }
 
 
@@ -37,8 +39,9 @@ def operation(operation_id: str, tag: str, summary: str, answers: dict, *, error
               public: bool = False) -> dict:
     """One operation. `answers`: {status: (schema name or None, words)}; `headers` are those of
     the first answer. Every operation may answer 400 (a query value no column can hold) and,
-    unless public, 401 and 429 (limits per key); one that takes a body also 408, 413 and 415."""
-    statuses = {400, *errors} | (set() if public else {401, 429})
+    unless public, 401, 429 (limits per key) and 503 (the database unreachable); one that takes a
+    body also 408, 413 and 415."""
+    statuses = {400, *errors} | (set() if public else {401, 429, 503})
     if body is not None:
         statuses |= {408, 413, 415}
     responses = {}
@@ -51,8 +54,8 @@ def operation(operation_id: str, tag: str, summary: str, answers: dict, *, error
     for status in sorted(statuses):
         responses[str(status)] = {"description": ERROR_WORDS[status],
                                   "content": {"application/json": {"schema": ref("Error")}}}
-        if status == 429:
-            responses["429"]["headers"] = RETRY_AFTER
+        if status in (429, 503):
+            responses[str(status)]["headers"] = RETRY_AFTER
     result = {"operationId": operation_id, "tags": [tag], "summary": summary, "responses": responses}
     if public:
         result["security"] = []
