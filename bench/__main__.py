@@ -221,9 +221,10 @@ def main() -> int:
     databases = ["SQLite"] + (["PostgreSQL"] if postgres_url else [])
     started = time.monotonic()
     try:
-        run_suite("SQLite", None, sizes, rows, notes)
-        if postgres_url:
-            run_suite("PostgreSQL", postgres_url, sizes, rows, notes)
+        if any(_wanted(name) for name in MEASUREMENTS):
+            run_suite("SQLite", None, sizes, rows, notes)
+            if postgres_url:
+                run_suite("PostgreSQL", postgres_url, sizes, rows, notes)
         if _wanted("lost_host"):
             from bench import faults_lost_host  # its own namespaces and PostgreSQL cluster
             notes.extend(faults_lost_host.bench_notes())

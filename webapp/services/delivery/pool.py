@@ -27,6 +27,7 @@ from flask import Flask
 
 from webapp import wakeups
 from webapp.database import end_read, send_threads
+from webapp.database_errors import log_failure
 from webapp.extensions import db
 from webapp.services.delivery import attempt, claims
 from webapp.timeutil import utcnow
@@ -202,8 +203,8 @@ def _run(task: _Task) -> None:
     with task.app.app_context():
         try:
             task.work(*task.args)
-        except Exception:
-            log.exception("delivery task %s%r failed", task.work.__name__, task.args)
+        except Exception as error:
+            log_failure(log, error, f"delivery task {task.work.__name__}{task.args!r} failed")
             db.session.rollback()
         finally:
             db.session.remove()
