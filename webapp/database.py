@@ -242,7 +242,7 @@ def _hand_back_connection() -> None:
     session = db.session()  # the thread's Session (the scoped proxy lacks in_transaction)
     if not session.in_transaction():
         return
-    if session.new or session.dirty or session.deleted \
-            or session.connection().connection.dbapi_connection.in_transaction:
+    changed = session.new or session.deleted or any(session.is_modified(row) for row in session.dirty)
+    if changed or session.connection().connection.dbapi_connection.in_transaction:
         raise WriteBeforeLock("write inside serialised_writes(), not before it")
     end_read()

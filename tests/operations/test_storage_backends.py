@@ -97,15 +97,14 @@ def test_a_busy_process_keeps_its_connections_instead_of_reopening_them(app, db)
     assert all_at_once() == first and len(first) == busy
 
 
-def test_the_pool_size_is_a_setting_on_postgresql_only(tmp_path, database_uri):
+def test_the_pool_size_is_a_setting(tmp_path, database_uri):
     from tests.support.app import make_app
     from webapp.extensions import db
 
     app = make_app(tmp_path, database_uri, TOCSIN_DB_POOL_SIZE=3)
     with app.app_context():
         try:
-            expected = 3 if db.engine.dialect.name == "postgresql" else sa.pool.QueuePool(lambda: None).size()
-            assert db.engine.pool.size() == expected
+            assert db.engine.pool.size() == 3
         finally:
             db.engine.dispose()
 
