@@ -64,9 +64,20 @@ def test_odd_ids_and_filters_on_every_page(app, auth, client, api, database_uri)
             assert_not_500(client.get(path), path)
         if rule.arguments:
             continue
-        for name in QUERY_NAMES:
-            for value in ODD_NUMBERS + ODD_DATES + ODD_TEXT:
-                assert_not_500(client.get(rule.rule + "?" + query(name, value)), f"{rule.rule}?{name}={value!r}")
+        for name, value in _filters(database_uri):
+            assert_not_500(client.get(rule.rule + "?" + query(name, value)), f"{rule.rule}?{name}={value!r}")
+
+
+NUMERIC_QUERY_NAMES = ["cursor", "limit", "page", "offset", "endpoint_id", "rule_id"]
+
+
+def _filters(database_uri):
+    """Every odd value in every filter; on PostgreSQL (pages render the same on both) only the
+    numbers in numeric filters, where its INTEGER range differs — a fifth of the suite's time
+    went to the rest."""
+    if database_uri.startswith("postgresql"):
+        return [(name, value) for name in NUMERIC_QUERY_NAMES for value in ODD_NUMBERS]
+    return [(name, value) for name in QUERY_NAMES for value in ODD_NUMBERS + ODD_DATES + ODD_TEXT]
 
 
 BODIES = [
