@@ -7,7 +7,7 @@ TOCSIN_ENDPOINT_CONCURRENCY). gunicorn runs 2 workers × 4 threads with the sche
 Printed: reports/s accepted, deliveries/s arrived (first report → last arrival), and CPU
 seconds per delivery of the gunicorn processes (master and workers, from /proc/<pid>/stat) and
 of the receiver. BENCH_QUICK=1: 200 runs. BENCH_PROFILE=<dir> records each worker with py-spy
-(`--format raw`, BENCH_PYSPY names the binary) into that directory while the scenario runs.
+(`--format raw`, BENCH_PYSPY names the binary, BENCH_PYSPY_ARGS adds flags) into that directory while the scenario runs.
 """
 import multiprocessing
 import os
@@ -142,8 +142,9 @@ def _profile(pids: list[int]) -> list[subprocess.Popen]:
         return []
     Path(directory).mkdir(parents=True, exist_ok=True)
     binary = os.environ.get("BENCH_PYSPY", "/tmp/pyspy/bin/py-spy")
-    return [subprocess.Popen([binary, "record", "--format", "raw", "--rate", "200", "--nonblocking", "--pid", str(pid),
-                              "-o", str(Path(directory) / f"e2e-{pid}.txt")],
+    extra = os.environ.get("BENCH_PYSPY_ARGS", "").split()  # e.g. --gil (CPU under the GIL only), --native
+    return [subprocess.Popen([binary, "record", "--format", "raw", "--rate", "200", "--nonblocking", *extra,
+                              "--pid", str(pid), "-o", str(Path(directory) / f"e2e-{pid}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
 
 

@@ -150,22 +150,28 @@ def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
         recent.last_seen_at = now
         db.session.flush()
         return []
-    alert = Alert(workspace_id=run.workspace_id, rule_id=rule.id, job_id=run.job_id, run_id=run.id,
-                  type=rule.event, severity=rule.severity, message=message[:2000],
-                  alert_metadata=_summary(rule, run), repeat_count=1, last_seen_at=now, created_at=now,
-                  next_repeat_at=lifecycle.first_repeat_at(rule, now))
-    db.session.add(alert)
-    db.session.flush()
+    connection = db.session.connection()  # Core rows in the session's transaction: no unit of work
+    alert_id = connection.execute(_INSERT_ALERT, {
+        "workspace_id": run.workspace_id, "rule_id": rule.id, "job_id": run.job_id, "run_id": run.id,
+        "type": rule.event, "severity": rule.severity, "message": message[:2000],
+        "metadata": _summary(rule, run), "repeat_count": 1, "last_seen_at": now, "created_at": now,
+        "next_repeat_at": lifecycle.first_repeat_at(rule, now)}).scalar_one()
     deliveries = [
-        Delivery(workspace_id=run.workspace_id, alert_id=alert.id, endpoint_id=endpoint.id, rule_id=rule.id,
-                 max_attempts=retry_policy.attempt_budget(rule.max_attempts, endpoint.max_attempts),
-                 status="pending", next_attempt_at=now, created_at=now)
+        {"workspace_id": run.workspace_id, "alert_id": alert_id, "endpoint_id": endpoint.id, "rule_id": rule.id,
+         "max_attempts": retry_policy.attempt_budget(rule.max_attempts, endpoint.max_attempts),
+         "status": "pending", "next_attempt_at": now, "created_at": now, "updated_at": now}
         for endpoint in rule.endpoints
         if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == run.workspace_id
     ]
-    db.session.add_all(deliveries)
-    db.session.flush()
-    return [delivery.id for delivery in deliveries]
+    if not deliveries:
+        return []
+    return list(connection.execute(_INSERT_DELIVERIES, deliveries).scalars())
+
+
+# Built once: the ORM's unit of work for an alert and its ten deliveries was two fifths of a
+# run report's CPU; these Core INSERTs (one for all deliveries, ids back in order) are not.
+_INSERT_ALERT = sa.insert(Alert).returning(Alert.id)
+_INSERT_DELIVERIES = sa.insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True)
 
 
 def _alert_within_cooldown(rule: Rule, job_id: int, now) -> Alert | None:
