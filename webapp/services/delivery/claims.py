@@ -197,7 +197,9 @@ def _statements(scope: str, postgresql: bool) -> tuple[sa.Executable, ...]:
                 _claim_update(sa.bindparam("ids", expanding=True)))
     candidates = _candidates(scope)
     if not postgresql:
-        return (_claim_update(candidates),)
+        # One statement under SQLite's write lock: no row can move between the ranking and the
+        # update, and with the due condition repeated here SQLite walked every due row to apply it.
+        return (_claim_values(sa.update(Delivery).where(Delivery.id.in_(candidates))),)
     locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(_NOW))
               .with_for_update(skip_locked=True))
     return locked, _claim_update(sa.bindparam("ids", expanding=True))
