@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import database, deadlines, faults_database, processes, scale, server_runs
+from bench import ceilings, database, deadlines, end_to_end, faults_database, processes, scale, server_runs
 from bench.report import Cell, Row, machine, table
 
 
@@ -39,7 +39,7 @@ QUICK = Sizes(failed_runs=200, deliveries=2_000, ingest_seconds=3.0, sweep_runs=
               history_deliveries=100_000, deadline_runs=60, burst_alerts=20, retries=40)
 
 
-MEASUREMENTS = ("latency", "ingest", "throughput", "sweep", "history", "deadlines")
+MEASUREMENTS = ("latency", "ingest", "throughput", "sweep", "history", "deadlines", "end_to_end", "ceilings")
 
 
 def _wanted(name: str) -> bool:
@@ -102,7 +102,8 @@ def _measure_latency(port, receiver_port, seed, sizes: Sizes, label: str, rows, 
 def _measure_ingest(port, seed, sizes: Sizes, label: str, rows, notes) -> None:
     _say(f"{label}: ingestion, {sizes.ingest_clients} clients for {sizes.ingest_seconds:g} s")
     ingest = server_runs.ingestion(port, seed.api_key, sizes.ingest_clients, sizes.ingest_seconds)
-    rows["ingest"].cells[label] = Cell(f"{ingest.per_second:,.0f}/s", ingest.per_second >= 1000)
+    rows["ingest"].cells[label] = Cell(f"{ingest.per_second:,.0f}/s", ingest.per_second >= 1000,
+                                       ingest.per_second)
     notes.append(f"{label}: ingestion {ingest.completed:,} runs in {ingest.seconds:g} s, {ingest.errors} errors"
                  + (f" (first: {ingest.first_error})" if ingest.first_error else ""))
 
@@ -171,11 +172,14 @@ def _measure(backend: database.Backend, workdir: Path, sizes: Sizes, rows: dict[
                                                              announce=lambda: _announce_due(app))
             finally:
                 processes.stop(server)
-            rows["throughput"].cells[label] = Cell(f"{throughput.per_second:,.0f}/s", throughput.per_second >= 500)
+            rows["throughput"].cells[label] = Cell(f"{throughput.per_second:,.0f}/s", throughput.per_second >= 500,
+                                                   throughput.per_second)
             notes.append(f"{label}: {throughput.delivered:,} of {throughput.expected:,} deliveries arrived; "
                          f"{throughput.end_to_end_per_second:,.0f}/s counted from the insert's commit")
             rows["rss"].cells[label] = Cell(" / ".join(f"{peak:.0f}" for peak in throughput.peak_rss_mib) + " MiB")
 
+        if _wanted("end_to_end"):
+            end_to_end.measure(app, env, workdir, receiver, receiver_port, label, rows, notes)
         if _wanted("deadlines"):
             _measure_wakeups(app, env, workdir, port, receiver_port, seed, sizes, label, rows, notes)
 
@@ -220,8 +224,10 @@ def main() -> int:
     rows, notes = make_rows(sizes), []
     databases = ["SQLite"] + (["PostgreSQL"] if postgres_url else [])
     started = time.monotonic()
+    rows.update(end_to_end.make_rows() if _wanted("end_to_end") else {})
     try:
-        if any(_wanted(name) for name in MEASUREMENTS):
+        machine_ceilings = ceilings.measure(postgres_url) if _wanted("ceilings") else None
+        if any(_wanted(name) for name in MEASUREMENTS if name != "ceilings"):
             run_suite("SQLite", None, sizes, rows, notes)
             if postgres_url:
                 run_suite("PostgreSQL", postgres_url, sizes, rows, notes)
@@ -232,6 +238,8 @@ def main() -> int:
             notes.append(faults_database.measure(quick))
     finally:
         processes.stop_all()
+    if machine_ceilings is not None:
+        ceilings.annotate(rows, machine_ceilings)
     print(f"\nTocsin benchmark{' (BENCH_QUICK: sizes / 10)' if quick else ''} — {machine()}; "
           f"gunicorn 2 workers, TOCSIN_SCHEDULER=on; {time.monotonic() - started:.0f} s\n")
     print(table(list(rows.values()), databases))

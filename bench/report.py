@@ -11,6 +11,7 @@ from pathlib import Path
 class Cell:
     text: str
     passed: bool | None = None  # None: no target
+    rate: float | None = None  # a throughput (per second), compared with the machine's ceiling
 
     def render(self) -> str:
         if self.passed is None:

@@ -31,8 +31,13 @@ RATE_WINDOW = timedelta(seconds=1)
 CLAIM_WINDOW_MIN = 500
 CLAIM_WINDOW_FACTOR = 10
 # Serialises claimers on PostgreSQL so the per-endpoint limits hold across processes
-# (SQLite already serialises writers). Any constant unique to Tocsin will do.
+# (SQLite already serialises writers). Any constant unique to Tocsin will do. A batch claim
+# takes it exclusively; a first attempt's claim takes it shared plus its endpoint's own lock
+# (namespace, endpoint id: the two-key space, apart from this one), so first attempts to
+# different endpoints are claimed side by side, while one endpoint's are still counted one at a
+# time. As one lock for every claim it was half of a PostgreSQL worker's time, waiting.
 POSTGRES_CLAIM_LOCK = 0x70C5_1C1A
+POSTGRES_ENDPOINT_LOCK_NAMESPACE = 0x70C5
 
 
 def lease_seconds(timeout_seconds: int, margin: float) -> float:
@@ -156,20 +161,50 @@ def _candidates(scope: str) -> sa.Select:
             .limit(sa.bindparam("limit", type_=sa.Integer())))
 
 
-def _claim_update(ids) -> sa.Update:
-    return (sa.update(Delivery)
-            .where(Delivery.id.in_(ids), due_condition(_NOW))  # repeated: the row may have moved
-            .values(status="sending", lease_until=_lease_expression(), updated_at=_NOW)
+def _one_is_claimable() -> sa.ColumnElement[bool]:
+    """The `only_id` row is due and its endpoint has a free slot (a first attempt's claim).
+
+    Its endpoint's in-flight and recent attempts are counted for that endpoint alone, not
+    grouped over every endpoint as the batch ranking must. Recent attempts are found through
+    `started_at` (the last second's few), never through the endpoint's whole history: the
+    `+ 0` keeps SQLite's planner off the endpoint index."""
+    busy, attempted = aliased(Delivery, name="busy"), aliased(Delivery, name="attempted")
+    in_flight = (sa.select(sa.func.count()).select_from(busy)
+                 .where(busy.status == "sending", busy.lease_until >= _NOW, busy.endpoint_id == Delivery.endpoint_id)
+                 .scalar_subquery())
+    started_recently = (sa.select(sa.func.count()).select_from(DeliveryAttempt)
+                        .join(attempted, attempted.id == DeliveryAttempt.delivery_id)
+                        .where(DeliveryAttempt.started_at > sa.bindparam("rate_since", type_=UTCDateTime()),
+                               attempted.endpoint_id + 0 == Delivery.endpoint_id)
+                        .scalar_subquery())
+    return sa.and_(Delivery.id == sa.bindparam("only_id"), due_condition(_NOW),
+                   in_flight < sa.bindparam("concurrency", type_=sa.Integer()),
+                   in_flight + started_recently < sa.bindparam("per_second", type_=sa.Integer()))
+
+
+def _claim_values(update: sa.Update) -> sa.Update:
+    return (update.values(status="sending", lease_until=_lease_expression(), updated_at=_NOW)
             .returning(Delivery.id, Delivery.lease_until))
+
+
+def _claim_update(ids) -> sa.Update:
+    return _claim_values(sa.update(Delivery).where(Delivery.id.in_(ids), due_condition(_NOW)))  # repeated: the row may have moved
 
 
 @cache
 def _statements(scope: str, postgresql: bool) -> tuple[sa.Executable, ...]:
     """SQLite: the claiming UPDATE. PostgreSQL: the candidates locked (FOR UPDATE SKIP LOCKED),
     then the UPDATE of those ids."""
+    if scope == "one":  # by primary key: as `id IN (…)`, SQLite walked every due row to apply it
+        if not postgresql:
+            return (_claim_values(sa.update(Delivery).where(_one_is_claimable())),)
+        return (sa.select(Delivery.id).where(_one_is_claimable()).with_for_update(skip_locked=True),
+                _claim_update(sa.bindparam("ids", expanding=True)))
     candidates = _candidates(scope)
     if not postgresql:
-        return (_claim_update(candidates),)
+        # One statement under SQLite's write lock: no row can move between the ranking and the
+        # update, and with the due condition repeated here SQLite walked every due row to apply it.
+        return (_claim_values(sa.update(Delivery).where(Delivery.id.in_(candidates))),)
     locked = (sa.select(Delivery.id).where(Delivery.id.in_(candidates), due_condition(_NOW))
               .with_for_update(skip_locked=True))
     return locked, _claim_update(sa.bindparam("ids", expanding=True))
@@ -209,7 +244,7 @@ def _claim_from(scope: str, parameters: dict) -> list[Claim]:
         try:
             connection = db.session.connection()
             if postgresql:
-                take_claim_lock(connection)
+                take_claim_lock(connection, only_id=parameters["only_id"] if scope == "one" else None)
                 locked, update = statements
                 # Locked first, in this transaction: as a subquery of the UPDATE, the planner (misled by
                 # stale statistics after a burst of new rows) re-ran it once per due row — seconds per claim.
@@ -229,11 +264,20 @@ def _claim_from(scope: str, parameters: dict) -> list[Claim]:
 
 
 # The claim lock, and in the same statement (no extra round trip) the stranded-transaction limit.
+# A batch claim takes the claim lock exclusive; a first attempt's claim takes it shared plus its
+# endpoint's own lock (select-list order: the shared lock first, so a batch claimer holding the
+# exclusive lock never waits for an endpoint's, no cycle): one lock for every claim was half of
+# a worker's time.
+_IDLE_LIMIT_SETTING = sa.func.set_config("idle_in_transaction_session_timeout",
+                                         sa.bindparam("idle_limit", type_=sa.String()), True)
 _CLAIM_LOCK = sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger())),
-                        sa.func.set_config("idle_in_transaction_session_timeout",
-                                           sa.bindparam("idle_limit", type_=sa.String()), True))
-_IDLE_LIMIT = sa.select(sa.func.set_config("idle_in_transaction_session_timeout",
-                                           sa.bindparam("idle_limit", type_=sa.String()), True))
+                        _IDLE_LIMIT_SETTING)
+_ENDPOINT_LOCKS = (sa.select(sa.func.pg_advisory_xact_lock_shared(sa.bindparam("key", type_=sa.BigInteger())),
+                             sa.func.pg_advisory_xact_lock(sa.bindparam("namespace", type_=sa.Integer()),
+                                                           Delivery.endpoint_id),
+                             _IDLE_LIMIT_SETTING)
+                   .where(Delivery.id == sa.bindparam("only_id")))
+_IDLE_LIMIT = sa.select(_IDLE_LIMIT_SETTING)
 
 
 def stranded_transaction_limit() -> str:
@@ -242,13 +286,19 @@ def stranded_transaction_limit() -> str:
     return str(max(1000, int(lease_margin() * 1000)))
 
 
-def take_claim_lock(connection) -> None:
+def take_claim_lock(connection, only_id: int | None = None) -> None:
     """PostgreSQL: serialise claimers (the per-endpoint limits hold across processes) and limit
     how long this transaction may sit idle. A host whose link is cut between a claim's statements
     and its COMMIT leaves a session idle in its transaction, holding the claim lock (and the rows'
     locks) until the server drops it — TCP keepalive: two hours by default — which stalls every
-    other host's claims; with the limit, the server ends that transaction after the lease margin."""
-    connection.execute(_CLAIM_LOCK, {"key": POSTGRES_CLAIM_LOCK, "idle_limit": stranded_transaction_limit()})
+    other host's claims; with the limit, the server ends that transaction after the lease margin.
+    `only_id`: a first attempt's claim of that delivery (shared lock plus its endpoint's)."""
+    parameters = {"key": POSTGRES_CLAIM_LOCK, "idle_limit": stranded_transaction_limit()}
+    if only_id is None:
+        connection.execute(_CLAIM_LOCK, parameters)
+    else:
+        connection.execute(_ENDPOINT_LOCKS, {**parameters, "namespace": POSTGRES_ENDPOINT_LOCK_NAMESPACE,
+                                             "only_id": only_id})
 
 
 def limit_stranded_transaction(connection) -> None:
