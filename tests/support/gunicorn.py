@@ -1,4 +1,4 @@
-"""Tocsin under real gunicorn, on a SQLite file migrated with `flask db upgrade`, for the tests
+"""Tocsin under real gunicorn, on a SQLite file (or a given database) migrated with `flask db upgrade`, for the tests
 that are about several worker processes or gunicorn's own way of reading requests."""
 import os
 import socket
@@ -24,14 +24,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, **env):
-    """Yield the base URL of gunicorn serving a fresh migrated database; `seed(app)` runs first
-    in an app context on that database (create users, keys…)."""
-    database_uri = f"sqlite:///{tmp_path / 'tocsin.db'}"
+def gunicorn(tmp_path: Path, *, workers: int = 2, threads: int = 1, seed=None, database_uri: str | None = None,
+             **env):
+    """Yield the base URL of gunicorn serving a fresh migrated database (a SQLite file, or
+    `database_uri`, e.g. the `database_uri` fixture's empty PostgreSQL schema); `seed(app)` runs
+    first in an app context on that database (create users, keys…). `env` overrides settings."""
+    database_uri = database_uri or f"sqlite:///{tmp_path / 'tocsin.db'}"
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("TOCSIN_", "GUNICORN_", "PROMETHEUS_"))}
     environment.update(TOCSIN_ENV="production", DATABASE_URL=database_uri, SECRET_KEY=SECRET_KEY,
-                       TOCSIN_SCHEDULER="off", TOCSIN_BASE_URL="http://127.0.0.1", **env)
+                       TOCSIN_SCHEDULER="off", TOCSIN_BASE_URL="http://127.0.0.1")
+    environment.update(env)
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO_ROOT,
                    env=environment, check=True, capture_output=True, timeout=60)
     if seed is not None:
