@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from bench.faults_receiver import report_failed_runs, wait_for_deliveries
 from bench.unreliable_receiver import RefusingPort, start
 from tests.support import receiver_faults as faults
 from tests.support.gunicorn import gunicorn
@@ -23,21 +24,20 @@ def refusing_port():
     held.close()
 
 
-@pytest.mark.postgres_too
 def test_every_alert_raised_during_an_outage_arrives_once_after_it(tmp_path, refusing_port, database_uri):
     seeded = faults.Seeded()
     seed = faults.seed_alerting_workspace(refusing_port.url(), seeded, timeout_seconds=2, rules=RULES)
     with gunicorn(tmp_path, workers=2, threads=4, database_uri=database_uri, seed=seed,
                   TOCSIN_RETRY_SCALE=str(RETRY_SCALE), **faults.SERVER_SETTINGS) as base_url:
         outage_began = time.monotonic()
-        reported = faults.report_failed_runs(base_url, seeded.api_key, REPORTS)
+        reported = report_failed_runs(int(base_url.rsplit(":", 1)[1]), seeded.api_key, REPORTS)
         assert (reported.created, reported.errors) == (REPORTS, 0), reported.first_error
         time.sleep(max(0.0, outage_began + REAL_OUTAGE_SECONDS * RETRY_SCALE - time.monotonic()))
         outage_lasted = time.monotonic() - outage_began
         refused_during_outage = sum(attempts for _, attempts in faults.deliveries(database_uri).values())
         receiver = start(held=refusing_port)
         try:
-            faults.wait_for_deliveries(receiver, ALERTS)
+            wait_for_deliveries(receiver, ALERTS)
             time.sleep(1.0)  # anything sent twice would arrive about now
             stats, arrived = receiver.stats(), receiver.deliveries()
         finally:

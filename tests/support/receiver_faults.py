@@ -1,14 +1,12 @@
 """What the receiver-fault tests share (tests/delivery/test_receiver_outage.py, test_flaky_receiver.py):
 settings for Tocsin under gunicorn with its scheduler on and the per-endpoint limits raised, a
-seed with one workspace, API key, endpoint and alert-on-every-failure rule, run reports from
-several clients at once, and the deliveries as the database holds them."""
-import threading
-import time
+seed with one workspace, API key, endpoint and alert-on-every-failure rule, and the deliveries as
+the database holds them. The reports and the wait come from bench/faults_receiver.py, as the
+benchmark's scenarios send and count them."""
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from bench.load import ApiClient
 from tests.support.factories import make_endpoint
 from webapp.extensions import db
 from webapp.models import Delivery, Rule, Workspace
@@ -50,53 +48,6 @@ def seed_alerting_workspace(url: str, seeded: Seeded, *, timeout_seconds: int = 
     return seed
 
 
-@dataclass
-class Reported:
-    created: int
-    errors: int
-    seconds: float
-    first_error: str | None
-
-
-def report_failed_runs(base_url: str, api_key: str, count: int, *, clients: int = 8, jobs: int = 20) -> Reported:
-    """`count` failed run reports through POST /api/v1/runs from `clients` threads at once, each
-    on its own keep-alive connection; every one should raise an alert."""
-    port = int(base_url.rsplit(":", 1)[1])
-    numbers = iter(range(count))
-    lock = threading.Lock()
-    tally = {"created": 0, "errors": 0, "first_error": None}
-
-    def client_loop() -> None:
-        client = ApiClient(port, api_key)
-        try:
-            while True:
-                with lock:
-                    number = next(numbers, None)
-                if number is None:
-                    return
-                try:
-                    status, body = client.post_run({"job": f"nightly-{number % jobs:02d}", "status": "failed",
-                                                    "external_id": f"run-{number}", "message": "exit code 3"})
-                except OSError as error:
-                    status, body = 0, str(error).encode()
-                with lock:
-                    if status == 201:
-                        tally["created"] += 1
-                    else:
-                        tally["errors"] += 1
-                        tally["first_error"] = tally["first_error"] or f"HTTP {status}: {body[:200]!r}"
-        finally:
-            client.close()
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Reported(tally["created"], tally["errors"], time.monotonic() - started, tally["first_error"])
-
-
 def deliveries(database_uri: str) -> dict[str, tuple[str, int]]:
     """{webhook-id: (status, attempt count)} of every delivery, read with a fresh connection."""
     engine = sa.create_engine(database_uri)
@@ -106,18 +57,3 @@ def deliveries(database_uri: str) -> dict[str, tuple[str, int]]:
                 sa.select(Delivery.message_id, Delivery.status, Delivery.attempt_count))}
     finally:
         engine.dispose()
-
-
-def wait_for_deliveries(receiver, expected: int, *, stall_seconds: float = 30.0) -> dict:
-    """Poll the receiver until `expected` ids were delivered, failing when none more arrive for
-    `stall_seconds` (a stall is a finding, not a slow machine). Returns its last stats."""
-    stats, progress_at, delivered = receiver.stats(), time.monotonic(), -1
-    while stats["delivered"] < expected:
-        if stats["delivered"] > delivered:
-            delivered, progress_at = stats["delivered"], time.monotonic()
-        elif time.monotonic() - progress_at > stall_seconds:
-            raise AssertionError(f"delivery stalled: {stats['delivered']} of {expected} delivered; {stats}")
-        time.sleep(0.2)
-        stats = receiver.stats()
-    return stats
-

@@ -176,6 +176,7 @@ def _write_together(batch: list[Outcome]) -> None:
 # Every write is a conditional UPDATE, so concurrent attempts never undo each other.
 
 _UNKNOWN = object()
+OUTAGE_STREAK_SECONDS = 10  # the default schedule's first delay; × TOCSIN_RETRY_SCALE
 
 
 def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_failing_since=_UNKNOWN) -> int:
@@ -187,7 +188,8 @@ def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_fai
     if succeeded:
         if known_failing_since is not None and _update_endpoint(endpoint_id, Endpoint.failing_since.is_not(None),
                                                                 failing_since=None):
-            return retry_waiting_now(endpoint_id, now)
+            if known_failing_since is not _UNKNOWN and now - known_failing_since >= _outage_streak():
+                return retry_waiting_now(endpoint_id, now)
         return 0
     failing_since = known_failing_since
     if failing_since is _UNKNOWN or failing_since is None:
@@ -200,12 +202,19 @@ def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_fai
     return 0
 
 
+def _outage_streak() -> timedelta:
+    """A failure streak this long was an outage, not a flaky answer among successes (whose
+    retries keep their back-off: a delivery the receiver always fails must not use up its
+    attempts in seconds, pulled forward by every success of the others)."""
+    return timedelta(seconds=OUTAGE_STREAK_SECONDS * float(current_app.config.get("TOCSIN_RETRY_SCALE", 1.0)))
+
+
 def retry_waiting_now(endpoint_id: int, now: datetime) -> int:
-    """The endpoint answers again after a failure streak (its receiver is back): its deliveries
-    waiting out a back-off are due now, not up to hours later (after a 5-minute outage the
-    default schedule left the first alerts of it waiting 7.7 minutes more). The claims pace them
-    by the endpoint's concurrency and rate limits, so they never arrive as one herd. A delay the
-    receiver asked for (429 Retry-After) is kept."""
+    """The endpoint answers again after an outage (a failure streak of OUTAGE_STREAK_SECONDS or
+    more): its deliveries waiting out a back-off are due now, not up to hours later (after a
+    5-minute outage the default schedule left its first alerts waiting 7.7 minutes more). The
+    claims pace them by the endpoint's concurrency and rate limits, so they never arrive as one
+    herd. A delay the receiver asked for (429 Retry-After) is kept."""
     return db.session.execute(
         sa.update(Delivery)
         .where(Delivery.endpoint_id == endpoint_id, Delivery.status == "pending", Delivery.next_attempt_at > now,
