@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceilings, database, deadlines, end_to_end, faults_database, processes, scale, server_runs
+from bench import ceilings, database, deadlines, end_to_end, faults_database, faults_receiver, processes, scale, server_runs
 from bench.report import Cell, Row, machine, table
 
 
@@ -39,7 +39,8 @@ QUICK = Sizes(failed_runs=200, deliveries=2_000, ingest_seconds=3.0, sweep_runs=
               history_deliveries=100_000, deadline_runs=60, burst_alerts=20, retries=40)
 
 
-MEASUREMENTS = ("latency", "ingest", "throughput", "sweep", "history", "deadlines", "end_to_end", "ceilings")
+MEASUREMENTS = ("latency", "ingest", "throughput", "sweep", "history", "deadlines", "end_to_end", "ceilings",
+                *faults_receiver.SCENARIOS)
 
 
 def _wanted(name: str) -> bool:
@@ -77,6 +78,7 @@ def run_suite(label: str, postgres_url: str | None, sizes: Sizes, rows: dict[str
     try:
         with database.backend(label, workdir, postgres_url) as backend:
             _measure(backend, workdir, sizes, rows, notes)
+        faults_receiver.run(label, postgres_url, workdir, sizes == QUICK, rows, notes, _wanted)
         failed = False
     finally:
         if failed:
@@ -221,7 +223,7 @@ def main() -> int:
     sizes = QUICK if quick else Sizes()
     postgres_url = os.environ.get("BENCH_DATABASE_URL") or None
     processes.install_signal_handlers()
-    rows, notes = make_rows(sizes), []
+    rows, notes = {**make_rows(sizes), **faults_receiver.make_rows(quick)}, []
     databases = ["SQLite"] + (["PostgreSQL"] if postgres_url else [])
     started = time.monotonic()
     rows.update(end_to_end.make_rows() if _wanted("end_to_end") else {})

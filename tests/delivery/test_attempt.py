@@ -338,6 +338,37 @@ def test_endpoint_failing_only_for_longer_than_disable_after_hours_is_disabled(a
     assert len(receiver.requests) == sent
 
 
+def test_a_receiver_back_after_an_outage_gets_the_waiting_retries_at_once(app, db, owner, receiver):
+    """After a 5-minute outage the back-off left its first alerts waiting 7.7 minutes more: the
+    success that ends a streak of failures of 10 s or more makes the endpoint's waiting retries
+    due now, except a delay the receiver asked for (429 Retry-After). A shorter streak (a flaky
+    answer among successes) keeps the back-off."""
+    endpoint, _ = make_endpoint(owner, receiver.url())
+    receiver.respond(500)
+    waiting = pending_delivery(db, endpoint)
+    run_retry_job(app)
+    receiver.respond(429, headers={"Retry-After": "600"})
+    throttled = pending_delivery(db, endpoint)
+    run_retry_job(app)
+    assert all(reload(db, Delivery, delivery_id).next_attempt_at > utcnow() + timedelta(seconds=5)
+               for delivery_id in (waiting, throttled))
+
+    assert one_attempt(app, db, pending_delivery(db, endpoint))[0].status == "delivered"  # a short streak
+    assert reload(db, Delivery, waiting).next_attempt_at > utcnow() + timedelta(seconds=5)
+
+    receiver.respond(500)
+    one_attempt(app, db, pending_delivery(db, endpoint, max_attempts=1))
+    db.session.execute(sa.update(Endpoint).where(Endpoint.id == endpoint.id)
+                       .values(failing_since=utcnow() - timedelta(seconds=11)))
+    db.session.commit()
+    assert one_attempt(app, db, pending_delivery(db, endpoint))[0].status == "delivered"  # back after an outage
+    assert reload(db, Delivery, waiting).next_attempt_at <= utcnow()
+    run_retry_job(app)
+    assert reload(db, Delivery, waiting).status == "delivered"
+    throttled_row = reload(db, Delivery, throttled)
+    assert throttled_row.status == "pending" and throttled_row.next_attempt_at > utcnow() + timedelta(seconds=500)
+
+
 # --- overview and pruning --------------------------------------------------------------------
 
 

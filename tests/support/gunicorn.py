@@ -1,4 +1,4 @@
-"""Tocsin under real gunicorn, on a SQLite file migrated with `flask db upgrade`, for the tests
+"""Tocsin under real gunicorn, on a SQLite file (or a given database) migrated with `flask db upgrade`, for the tests
 that are about several worker processes or gunicorn's own way of reading requests."""
 import os
 import socket

@@ -6,6 +6,7 @@ expired because the process sending them died — to `sending` with a fresh leas
 enforces the per-endpoint limits (TOCSIN_ENDPOINT_CONCURRENCY in flight, TOCSIN_ENDPOINT_RATE
 attempts started per second): the excess simply stays `pending` for a later claim.
 """
+import time
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -30,6 +31,12 @@ RATE_WINDOW = timedelta(seconds=1)
 # A claim ranks at most this many of the oldest due rows (and as many expired leases).
 CLAIM_WINDOW_MIN = 500
 CLAIM_WINDOW_FACTOR = 10
+# Ranking every due row costs in proportion to the backlog. When it found nothing claimable (every
+# due endpoint at its limits, as when one receiver is down with thousands of retries due), it is
+# not repeated in this process before this many times its own cost has passed: before, a claimer
+# waiting on busy endpoints ranked every due row after each attempt, holding the write lock.
+FULL_LOOK_COST_FACTOR = 10
+_look_at_all = {"not_before": 0.0}
 # Serialises claimers on PostgreSQL so the per-endpoint limits hold across processes
 # (SQLite already serialises writers). Any constant unique to Tocsin will do. A batch claim
 # takes it exclusively; a first attempt's claim takes it shared plus its endpoint's own lock
@@ -223,8 +230,12 @@ def _claim(limit: int, only_id: int | None = None) -> list[Claim]:
         return _claim_from("one", _parameters(utcnow(), limit, only_id, None))
     window = max(CLAIM_WINDOW_MIN, CLAIM_WINDOW_FACTOR * limit)
     claims = _claim_from("window", _parameters(utcnow(), limit, None, window))
-    if not claims and _window_full(window):
+    if not claims and time.monotonic() >= _look_at_all["not_before"] and _window_full(window):
+        started = time.monotonic()
         claims = _claim_from("all", _parameters(utcnow(), limit, None, None))
+        if not claims:  # not again before FULL_LOOK_COST_FACTOR times its cost (see the constant)
+            finished = time.monotonic()
+            _look_at_all["not_before"] = finished + FULL_LOOK_COST_FACTOR * (finished - started)
     return claims
 
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from webapp import wakeups
 from webapp.database import is_postgresql, serialised_writes
 from webapp.database_errors import describe, is_database_unavailable
 from webapp.extensions import db
@@ -169,6 +170,7 @@ def _write_together(batch: list[Outcome]) -> None:
     """One transaction: each delivery's conditional UPDATE, the winners' attempt rows and health."""
     now = utcnow()
     written: list[Outcome] = []
+    due_now = 0  # deliveries an endpoint's recovery made due at once
     with serialised_writes():
         try:
             if is_postgresql(db.engine):
@@ -189,12 +191,14 @@ def _write_together(batch: list[Outcome]) -> None:
                 if outcome.disable_reason:
                     disable_endpoint(outcome.endpoint_id, outcome.disable_reason, now)
                 elif outcome.succeeded is not None:  # a test send counts like any attempt
-                    record_health(outcome.endpoint_id, outcome.succeeded, now,
-                                  known_failing_since=outcome.known_failing_since)
+                    due_now += record_health(outcome.endpoint_id, outcome.succeeded, now,
+                                             known_failing_since=outcome.known_failing_since)
             db.session.commit()
         except Exception:
             db.session.rollback()
             raise
+    if due_now:
+        wakeups.wake_at(now)
     for outcome in batch:
         outcome.status = outcome.values["status"] if outcome in written else None
 
@@ -207,17 +211,21 @@ def _write_together(batch: list[Outcome]) -> None:
 # Every write is a conditional UPDATE, so concurrent attempts never undo each other.
 
 _UNKNOWN = object()
+OUTAGE_STREAK_SECONDS = 10  # the default schedule's first delay; × TOCSIN_RETRY_SCALE
 
 
-def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_failing_since=_UNKNOWN) -> None:
-    """Start or end the failure streak; disable the endpoint when the streak is too long.
+def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_failing_since=_UNKNOWN) -> int:
+    """Start or end the failure streak; disable the endpoint when the streak is too long. Returns
+    how many waiting deliveries the end of a streak made due now (`retry_waiting_now`).
 
     `known_failing_since`, the endpoint's value as read before the attempt, saves the writes
     that would change nothing (a success with no streak, a failure inside one)."""
     if succeeded:
-        if known_failing_since is not None:
-            _update_endpoint(endpoint_id, Endpoint.failing_since.is_not(None), failing_since=None)
-        return
+        if known_failing_since is not None and _update_endpoint(endpoint_id, Endpoint.failing_since.is_not(None),
+                                                                failing_since=None):
+            if known_failing_since is not _UNKNOWN and now - known_failing_since >= _outage_streak():
+                return retry_waiting_now(endpoint_id, now)
+        return 0
     failing_since = known_failing_since
     if failing_since is _UNKNOWN or failing_since is None:
         _update_endpoint(endpoint_id, Endpoint.failing_since.is_(None), failing_since=now)
@@ -226,6 +234,28 @@ def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_fai
     if failing_since is not None and now - failing_since >= timedelta(hours=hours):
         disable_endpoint(endpoint_id, f"disabled after {hours:g} hours of failed deliveries "
                                       f"(failing since {failing_since:%Y-%m-%d %H:%M} UTC)", now)
+    return 0
+
+
+def _outage_streak() -> timedelta:
+    """A failure streak this long was an outage, not a flaky answer among successes (whose
+    retries keep their back-off: a delivery the receiver always fails must not use up its
+    attempts in seconds, pulled forward by every success of the others)."""
+    return timedelta(seconds=OUTAGE_STREAK_SECONDS * float(current_app.config.get("TOCSIN_RETRY_SCALE", 1.0)))
+
+
+def retry_waiting_now(endpoint_id: int, now: datetime) -> int:
+    """The endpoint answers again after an outage (a failure streak of OUTAGE_STREAK_SECONDS or
+    more): its deliveries waiting out a back-off are due now, not up to hours later (after a
+    5-minute outage the default schedule left its first alerts waiting 7.7 minutes more). The
+    claims pace them by the endpoint's concurrency and rate limits, so they never arrive as one
+    herd. A delay the receiver asked for (429 Retry-After) is kept."""
+    return db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.endpoint_id == endpoint_id, Delivery.status == "pending", Delivery.next_attempt_at > now,
+               Delivery.attempt_count > 0, sa.func.coalesce(Delivery.last_http_status, 0) != 429)
+        .values(next_attempt_at=now).execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def disable_endpoint(endpoint_id: int, reason: str, now: datetime) -> bool:
