@@ -14,7 +14,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceilings, database, deadlines, end_to_end, faults_database, faults_receiver, processes, scale, server_runs
+from bench import (
+    ceilings,
+    database,
+    deadlines,
+    end_to_end,
+    faults_database,
+    faults_receiver,
+    processes,
+    scale,
+    server_runs,
+)
 from bench.report import Cell, Row, machine, table
 
 
