@@ -104,7 +104,11 @@ class ReceiverHandler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ReceiverServer(("127.0.0.1", 0))
+    serve_until_terminated(ReceiverServer(("127.0.0.1", 0)))
+
+
+def serve_until_terminated(server) -> None:
+    """Print `PORT <n>` for the parent, serve until SIGTERM or Ctrl-C, then exit 0."""
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     print(f"PORT {server.server_address[1]}", flush=True)
     try:

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.receiver import serve_until_terminated
 
 FIRST_AT, ATTEMPTS, SUCCESSES, DELIVERED_AT = range(4)
 
@@ -192,16 +193,7 @@ def main() -> None:
     parser.add_argument("--hang-seconds", type=float, default=1.5)
     parser.add_argument("--seed", type=int, default=18)
     options = parser.parse_args()
-    server = UnreliableServer(options.port, options.fail_share, options.hang_seconds, options.seed)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    sys.exit(0)
+    serve_until_terminated(UnreliableServer(options.port, options.fail_share, options.hang_seconds, options.seed))
 
 
 if __name__ == "__main__":

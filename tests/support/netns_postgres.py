@@ -15,27 +15,22 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.postgres_cluster import missing_reason, postgres_bin_dir
+
 PORT = 55432
 DIRECTORY_PREFIX = "tocsinlh-pg-"
 
 
 def binaries() -> Path | None:
-    """The newest /usr/lib/postgresql/<version>/bin holding initdb, pg_ctl and psql, or None."""
-    for directory in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if all(os.access(f"{directory}/{name}", os.X_OK) for name in ("initdb", "pg_ctl", "psql")):
-            return Path(directory)
-    return None
+    """postgres_cluster's initdb/pg_ctl directory when psql is there too (the seeding uses it)."""
+    directory = postgres_bin_dir()
+    return directory if directory is not None and os.access(directory / "psql", os.X_OK) else None
 
 
 def unavailable_reason() -> str | None:
-    if binaries() is None:
-        return "PostgreSQL's initdb/pg_ctl/psql are not installed (/usr/lib/postgresql/*/bin)"
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            return "no `postgres` OS user to run initdb as (it refuses root)"
-    return None
+    if (reason := missing_reason()) is not None:
+        return reason
+    return None if binaries() is not None else "psql is not installed beside initdb / pg_ctl"
 
 
 def _as_owner(argv: list[str]) -> list[str]:
