@@ -64,6 +64,14 @@ def _development_secret_key(instance_dir: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _default_environment(instance_dir: Path, secret_key: str | None) -> str:
+    """`development` for the instance `make run` set up (its key file exists and no SECRET_KEY is
+    given), so the README's shell commands work in a second shell; `production` otherwise."""
+    if secret_key is None and (instance_dir / "secret_key").is_file():
+        return "development"
+    return "production"
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the common postgres:// spellings and use psycopg 3 for them."""
     for prefix in ("postgres://", "postgresql://"):
@@ -78,8 +86,8 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
     `instance_dir` holds the development SECRET_KEY and the default SQLite file (tests pass a
     temporary one).
     """
-    environment = os.environ.get("TOCSIN_ENV", "production")
     secret_key = os.environ.get("SECRET_KEY") or None
+    environment = os.environ.get("TOCSIN_ENV") or _default_environment(instance_dir, secret_key)
     if secret_key is None and environment == "development":
         secret_key = _development_secret_key(instance_dir)
     database_url = os.environ.get("DATABASE_URL")

@@ -1,7 +1,7 @@
 """A small Flask app that receives Tocsin alerts signed with the hex body HMAC scheme
 (`hmac-sha256-hex`, GitHub's X-Hub-Signature-256 style) and refuses any it cannot verify.
 
-    pip install flask
+    pip install -r examples/requirements.txt
     export TOCSIN_WEBHOOK_SECRET=...                     # the endpoint's signing secret
     export TOCSIN_SIGNATURE_HEADER=X-Hub-Signature-256   # the endpoint's signature header (default X-Webhook-Signature)
     flask --app examples/receivers/hmac_hex.py run --port 8000

@@ -1,7 +1,7 @@
 """A small Flask app that receives Tocsin alerts signed with the Standard Webhooks scheme (the
 default) and checks they really come from Tocsin.
 
-    pip install flask standardwebhooks
+    pip install -r examples/requirements.txt
     export TOCSIN_WEBHOOK_SECRET=whsec_...   # the endpoint's signing secret (Reveal secret in Tocsin)
     flask --app examples/receivers/standard_webhooks.py run --port 8000
 

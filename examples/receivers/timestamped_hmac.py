@@ -1,7 +1,7 @@
 """A small Flask app that receives Tocsin alerts signed with the timestamped hex HMAC scheme
 (`timestamped-hmac-hex`, the cueapi style) and refuses forgeries and replays.
 
-    pip install flask
+    pip install -r examples/requirements.txt
     export TOCSIN_WEBHOOK_SECRET=...           # the endpoint's signing secret
     export TOCSIN_HEADER_PREFIX=X-CueAPI-      # the endpoint's header prefix (default X-Tocsin-)
     flask --app examples/receivers/timestamped_hmac.py run --port 8000

@@ -64,6 +64,25 @@ def test_production_never_invents_a_secret_key(environment, tmp_path):
     assert not (tmp_path / "instance" / "secret_key").exists()
 
 
+def test_unset_environment_uses_the_key_make_run_left_so_shell_commands_work(environment, tmp_path):
+    environment.setenv("TOCSIN_ENV", "development")
+    made_by_make_run = load_config(tmp_path / "instance")["SECRET_KEY"]
+    environment.delenv("TOCSIN_ENV")
+
+    config = load_config(tmp_path / "instance")
+
+    assert config["TOCSIN_ENV"] == "development"
+    assert config["SECRET_KEY"] == made_by_make_run
+
+
+def test_explicit_production_ignores_the_development_key(environment, tmp_path):
+    environment.setenv("TOCSIN_ENV", "development")
+    load_config(tmp_path / "instance")
+    environment.setenv("TOCSIN_ENV", "production")
+
+    assert load_config(tmp_path / "instance")["SECRET_KEY"] is None
+
+
 def test_database_url_defaults_to_a_sqlite_file_in_the_instance_folder(environment, tmp_path):
     environment.delenv("DATABASE_URL")
 
@@ -141,7 +160,7 @@ def tocsin_lines(stderr: str) -> list[str]:
 
 
 def test_wsgi_refuses_to_load_without_secret_key_in_one_line(tmp_path):
-    result = run_without_secret_key([sys.executable, "-c", "import wsgi"], tmp_path)
+    result = run_without_secret_key([sys.executable, "-c", "import wsgi"], tmp_path, TOCSIN_ENV="production")
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
