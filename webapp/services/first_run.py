@@ -119,9 +119,8 @@ def run_snippets(base_url: str, api_key: str | None = None) -> list[Snippet]:
 def _python(runs_url: str, api_key: str | None) -> str:
     key_line = (f'API_KEY = "{api_key}"' if api_key
                 else 'API_KEY = os.environ["TOCSIN_API_KEY"]  # a key from Settings → API keys')
-    return f'''import json
-import os
-import urllib.request
+    imports = "import json\nimport urllib.request" if api_key else "import json\nimport os\nimport urllib.request"
+    return f'''{imports}
 
 RUNS_URL = "{runs_url}"
 {key_line}

@@ -11,7 +11,6 @@ from webapp.services.alerting import job_runs
 from webapp.services.delivery.jobs import scheduler_age_seconds
 from webapp.tenancy import current_workspace_id
 
-
 # Every page that explains how to report a run (overview, Jobs, API keys) renders the same snippets.
 bp.add_app_template_global(report_snippets)
 
