@@ -155,6 +155,19 @@ def test_the_curl_snippets_work_as_pasted(served, client, auth, db):
     assert (started.status, started.message, started.deadline_at is not None) == ("succeeded", "backup done", True)
 
 
+def test_the_overview_snippets_work_once_tocsin_api_key_is_exported(served, client, auth, db):
+    auth.signup()
+    _, key = _new_key_page(client)
+    page = overview(client)
+    environment = {"PATH": "/usr/bin:/bin", "TOCSIN_API_KEY": key}
+    curl = subprocess.run(["bash", "-c", snippet_text(page, "overview-snippet-curl-once")], capture_output=True,
+                          text=True, timeout=30, env=environment)
+    python = subprocess.run([sys.executable, "-c", snippet_text(page, "overview-snippet-python")],
+                            capture_output=True, text=True, timeout=30, env=environment)
+    assert curl.returncode == 0 and python.returncode == 0, curl.stderr + python.stderr
+    assert [run.status for run in _runs(db)] == ["succeeded", "succeeded"]
+
+
 def test_the_crontab_line_reports_how_the_command_ended(served, client, auth, db):
     auth.signup()
     page, _ = _new_key_page(client)
