@@ -86,3 +86,80 @@
     endpointSignatureFields();
   });
 })();
+
+// == firstrun ==
+// Copy buttons: <button type="button" class="copy" data-copy-target="#id" hidden>Copy</button>
+// copies the text of #id (an input's value), with the Clipboard API, else by selecting the text and
+// asking the browser to copy it, else leaving it selected for Ctrl+C. The outcome is announced in
+// one aria-live region. The buttons stay hidden without JavaScript, where they could do nothing.
+(function () {
+  "use strict";
+
+  function textOf(target) {
+    return ("value" in target && typeof target.value === "string") ? target.value : target.textContent;
+  }
+
+  function selectText(target) {
+    if (typeof target.select === "function") { target.select(); return; }
+    var range = document.createRange();
+    range.selectNodeContents(target);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function copyBySelecting(target) {
+    selectText(target);
+    try { return document.execCommand("copy"); } catch (error) { return false; }
+  }
+
+  function copyButtons() {
+    var buttons = document.querySelectorAll("button.copy[data-copy-target]");
+    if (!buttons.length) { return; }
+    var status = document.createElement("div");
+    status.className = "visually-hidden copy-status";
+    status.setAttribute("aria-live", "polite");
+    status.setAttribute("role", "status");
+    document.body.appendChild(status);
+
+    function announce(button, message) {
+      status.textContent = "";
+      window.setTimeout(function () { status.textContent = message; }, 50);
+      button.setAttribute("data-copied", message);
+      var label = button.querySelector(".copy-label");
+      if (label) {
+        label.textContent = message === "Copied" ? "Copied" : "Copy";
+        window.clearTimeout(button.copyTimer);
+        button.copyTimer = window.setTimeout(function () { label.textContent = "Copy"; }, 2000);
+      }
+    }
+
+    buttons.forEach(function (button) {
+      var target = document.querySelector(button.getAttribute("data-copy-target"));
+      if (!target) { return; }
+      // Wrap the visible word so it can read "Copied" while the hidden part of the name stays.
+      var first = button.firstChild;
+      if (first && first.nodeType === Node.TEXT_NODE) {
+        var label = document.createElement("span");
+        label.className = "copy-label";
+        label.textContent = first.textContent;
+        button.replaceChild(label, first);
+      }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var text = textOf(target);
+        function fallback() {
+          announce(button, copyBySelecting(target) ? "Copied" : "Selected: press Ctrl+C (⌘C) to copy");
+        }
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(function () { announce(button, "Copied"); }, fallback);
+        } else {
+          fallback();
+        }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", copyButtons);
+})();
+

@@ -4,11 +4,15 @@ from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.blueprints.dashboard import bp
+from webapp.blueprints.run_snippets import report_snippets
 from webapp.extensions import db
-from webapp.services import overview
+from webapp.services import first_run, overview
 from webapp.services.alerting import job_runs
 from webapp.services.delivery.jobs import scheduler_age_seconds
 from webapp.tenancy import current_workspace_id
+
+# Every page that explains how to report a run (overview, Jobs, API keys) renders the same snippets.
+bp.add_app_template_global(report_snippets)
 
 
 @bp.route("/")
@@ -22,8 +26,10 @@ def index():
 @login_required
 def overview_page():
     workspace_id = current_workspace_id()
+    checklist = first_run.checklist(workspace_id)
     return render_template(
-        "dashboard/overview.html",
+        "dashboard/overview.html", checklist=checklist,
+        test_endpoint=None if checklist.complete else first_run.first_endpoint(workspace_id),
         summary=overview.summary(workspace_id),
         chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id)),
         endpoint_stats=overview.endpoint_stats(workspace_id),

@@ -1,4 +1,4 @@
-"""Settings → API keys: create (shown once), list, revoke."""
+"""Settings → API keys: create (shown once, with run-report snippets), list, revoke (confirmed)."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -22,21 +22,28 @@ def api_keys():
             workspace_id=current_workspace_id(), user_id=current_user.id, name=form.name.data,
             client_ip=request.remote_addr)
         db.session.commit()
-        keep_for_next_page(NEW_API_KEY, {"key": full_key})  # shown once on the next page, then forgotten
+        keep_for_next_page(NEW_API_KEY, {"key": full_key, "name": api_key.name})  # shown once, then forgotten
         flash(f"API key “{api_key.name}” created. Copy it now: it will not be shown again.", "success")
         return redirect(url_for("settings.api_keys"))
     keys = db.session.scalars(scoped(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())).all()
     new_key = take_from_session(NEW_API_KEY)
     return render_template("settings/api_keys.html", form=form, keys=keys,
-                           new_key=new_key["key"] if new_key else None, confirm_form=ConfirmForm())
+                           new_key=new_key["key"] if new_key else None,
+                           new_key_name=new_key.get("name") if new_key else None)
 
 
-@bp.route("/api-keys/<int:key_id>/revoke", methods=["POST"])
+@bp.route("/api-keys/<int:key_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke_api_key(key_id: int):
+    """GET asks "Revoke key X?"; only the POST of that page's form revokes (one click never does)."""
     api_key = get_or_404(ApiKey, key_id)
-    if ConfirmForm().validate_on_submit():
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
         accounts.revoke_api_key(api_key, user_id=current_user.id, client_ip=request.remote_addr)
         db.session.commit()
         flash(f"API key “{api_key.name}” revoked: requests using it now get 401.", "success")
-    return redirect(url_for("settings.api_keys"))
+        return redirect(url_for("settings.api_keys"))
+    if api_key.revoked_at is not None:
+        flash(f"API key “{api_key.name}” is already revoked.", "info")
+        return redirect(url_for("settings.api_keys"))
+    return render_template("settings/confirm_revoke_api_key.html", api_key=api_key, form=form)
