@@ -290,7 +290,8 @@ def test_endpoint_is_failing_after_its_last_three_attempts_failed_and_healthy_af
     for _ in range(2):
         receiver.respond(500)
         drive(app, db, pending_delivery(db, endpoint, alert=make_alert(endpoint, max_attempts=1)))
-        assert endpoints.health(reload(db, Endpoint, endpoint.id)) == "healthy"  # not yet three failures
+        # A new endpoint that never succeeded is failing at once (it was "healthy" before: issue 19).
+        assert endpoints.health(reload(db, Endpoint, endpoint.id)) == "failing"
     for status in (200, 500, 500):
         receiver.respond(status)
         drive(app, db, pending_delivery(db, endpoint, alert=make_alert(endpoint, max_attempts=1)))
