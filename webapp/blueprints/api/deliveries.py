@@ -86,7 +86,8 @@ def _filters() -> history.HistoryFilter:
 @bp.get("/deliveries")
 def list_deliveries():
     """`status` takes the history's statuses: pending (not yet attempted), sending,
-    failed-retrying, delivered, dead. `cursor` is the `next_cursor` of the previous page."""
+    failed-retrying, delivered, dead (alert deliveries only), test-delivered, test-failed.
+    `cursor` is the `next_cursor` of the previous page."""
     filters = _filters()
     limit = page_limit()
     page = history.list_deliveries(current_workspace_id(), filters, limit=limit, before=page_cursor())
