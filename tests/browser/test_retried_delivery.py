@@ -1,5 +1,5 @@
 """What a person sees of a retried delivery: in headless Chromium, the history shows
-an alert whose receiver failed once as "Failed, retrying", then — after the retry job ran —
+an alert whose receiver failed once as "Retrying", then — after the retry job ran —
 as "Delivered"; its page lists both attempts with their HTTP statuses."""
 import pytest
 import sqlalchemy as sa
@@ -39,14 +39,14 @@ def test_delivery_moves_from_retrying_to_delivered_and_its_page_shows_both_attem
     run_retry_job(app, db)
     page.goto(live_server.url + "/settings/alerts/deliveries")
     row = page.locator(f'tr[data-delivery-id="{delivery_id}"]')
-    expect(row.locator(".badge")).to_have_text("Failed, retrying")
-    expect(row).to_contain_text("1/8")
+    expect(row.locator(".badge")).to_have_text("Retrying")
+    expect(row).to_contain_text("attempt 1 of 8")
     expect(row).to_contain_text("500")
 
     run_retry_job(app, db)
     page.reload()
     expect(row.locator(".badge")).to_have_text("Delivered")
-    expect(row).to_contain_text("2/8")
+    expect(row).to_contain_text("attempt 2 of 8")
 
     row.get_by_role("link").first.click()
     expect(page.get_by_role("heading", name=f"Delivery {message_id}")).to_be_visible()

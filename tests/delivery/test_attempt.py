@@ -290,7 +290,8 @@ def test_endpoint_is_failing_after_its_last_three_attempts_failed_and_healthy_af
     for _ in range(2):
         receiver.respond(500)
         drive(app, db, pending_delivery(db, endpoint, alert=make_alert(endpoint, max_attempts=1)))
-        assert endpoints.health(reload(db, Endpoint, endpoint.id)) == "healthy"  # not yet three failures
+        # A new endpoint that never succeeded is failing at once (it was "healthy" before: issue 19).
+        assert endpoints.health(reload(db, Endpoint, endpoint.id)) == "failing"
     for status in (200, 500, 500):
         receiver.respond(status)
         drive(app, db, pending_delivery(db, endpoint, alert=make_alert(endpoint, max_attempts=1)))
@@ -300,7 +301,7 @@ def test_endpoint_is_failing_after_its_last_three_attempts_failed_and_healthy_af
     receiver.respond(500)
     drive(app, db, pending_delivery(db, endpoint, alert=make_alert(endpoint, max_attempts=1)))
     assert endpoints.health(endpoint) == "failing"
-    assert 'class="badge failing">failing<' in client.get(f"/settings/alerts/endpoints/{endpoint.id}").get_data(
+    assert 'class="badge failing" data-health="failing">failing<' in client.get(f"/settings/alerts/endpoints/{endpoint.id}").get_data(
         as_text=True)
     assert reload(db, Endpoint, endpoint.id).is_active  # failing is a warning, not a disable
 
@@ -384,7 +385,7 @@ def test_overview_counts_pending_retrying_and_dead_deliveries_with_links_to_the_
 
     html = client.get("/overview").get_data(as_text=True)
 
-    for status, label in (("pending", "pending"), ("failed-retrying", "retrying"), ("dead", "dead")):
+    for status, label in (("pending", "queued"), ("failed-retrying", "retrying"), ("dead", "failed")):
         assert f'href="/settings/alerts/deliveries?status={status}"><span class="num">1</span> {label}' in html
     for status, delivery_id in (("pending", waiting), ("failed-retrying", retrying), ("dead", dead)):
         listed = client.get(f"/settings/alerts/deliveries?status={status}").get_data(as_text=True)

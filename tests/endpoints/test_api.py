@@ -124,7 +124,7 @@ def test_get_returns_the_endpoint_at_the_top_level(api, created):
     body = api.get(f"/endpoints/{created['id']}").get_json()
     assert body["id"] == created["id"] and body["name"] == "Ops hook"
     assert set(body) == {"id", "name", "url", "format", "template", "headers", "timeout_seconds", "is_active",
-                         "disabled_reason", "created_at", "updated_at", "routing_key", "access_token",
+                         "disabled_reason", "health", "health_error", "created_at", "updated_at", "routing_key", "access_token",
                          "signature_scheme", "signature_header", "signature_header_prefix",
                          "retry_delays_seconds", "max_attempts", "history_limit"}
 

@@ -79,8 +79,8 @@ def test_created_endpoint_is_listed_with_host_format_health_and_never_delivered(
     row = row_of(text_of(client.get(ENDPOINTS)), endpoint.id)
     assert "Ops hook" in row
     assert f"127.0.0.1:{receiver.port}" in row
-    assert "<td>json</td>" in row
-    assert 'class="badge healthy"' in row
+    assert "<td>JSON (Tocsin schema)</td>" in row  # the format's one label (services/labels.py)
+    assert 'class="badge new"' in row  # never sent anything: new, not "healthy" (issue 19)
     assert "never" in row
     assert "Send test alert" in row
 
@@ -89,7 +89,7 @@ def test_list_shows_the_last_delivery_time_and_result(client, endpoint, receiver
     client.post(f"{ENDPOINTS}/{endpoint.id}/test?back=list")
     html = text_of(client.get(ENDPOINTS))
     row = row_of(html, endpoint.id)
-    assert "delivered" in row and "HTTP 200" in row and "(test)" in row
+    assert "Test delivered" in row and "HTTP 200" in row
     assert "ago" in row or "just now" in row
     assert "never" not in row
 
@@ -369,7 +369,7 @@ def test_disable_then_enable_is_shown_and_audited(client, endpoint):
     row = row_of(text_of(client.get(ENDPOINTS)), endpoint.id)
     assert 'class="badge disabled"' in row and "Disabled by a user." in row
     html = text_of(client.post(f"{ENDPOINTS}/{endpoint.id}/enable", follow_redirects=True))
-    assert 'class="badge healthy"' in html
+    assert 'class="badge new"' in html  # enabled, and still never sent anything
     enabled = endpoint_named()
     assert enabled.is_active and enabled.disabled_reason is None
     assert [event.action for event in audit_events()][-2:] == ["endpoint.disable", "endpoint.enable"]

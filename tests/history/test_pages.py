@@ -64,8 +64,8 @@ def test_history_row_shows_time_alert_endpoint_status_attempts_http_status_laten
     html = client.get("/settings/alerts/deliveries").get_data(as_text=True)
     assert "db-backup failed: disk full" in html
     assert "Ops hook" in html
-    assert 'class="badge retrying">Failed, retrying<' in html
-    assert "2/8" in html and "503" in html and "137 ms" in html
+    assert 'class="badge retrying">Retrying<' in html
+    assert "attempt 2 of 8" in html and "503" in html and "137 ms" in html
     assert "in 1 min" in html or "in 2 min" in html  # the next attempt time
 
 

@@ -46,6 +46,9 @@ class Delivery(db.Model):
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempt_count: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=DEFAULT_MAX_ATTEMPTS)
+    # Attempts made before the current round (0 until a Redeliver / Retry all dead starts a new one):
+    # the engine compares attempt_count with max_attempts; people see "attempt (count - base) of (max - base)".
+    round_base_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_http_status: Mapped[int | None] = mapped_column()

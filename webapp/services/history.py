@@ -11,27 +11,22 @@ import sqlalchemy as sa
 
 from webapp.extensions import db
 from webapp.models import Delivery
-from webapp.services import signing
+from webapp.services import labels, signing
 
-# What the history shows and filters on. The stored status has four values; "failed-retrying"
-# and the first-attempt "pending"/"sending" are told apart by whether an attempt was made yet.
-UI_STATUSES = ("pending", "sending", "failed-retrying", "delivered", "dead")
-UI_STATUS_LABELS = {"pending": "Pending", "sending": "Sending", "failed-retrying": "Failed, retrying",
-                    "delivered": "Delivered", "dead": "Dead"}
-# The CSS badge class of each UI status (static/tocsin.css).
-UI_STATUS_BADGES = {"pending": "pending", "sending": "sending", "failed-retrying": "retrying",
-                    "delivered": "delivered", "dead": "dead"}
+# What the history shows and filters on: the one vocabulary of webapp/services/labels.py.
+UI_STATUSES = labels.DELIVERY_STATES
+UI_STATUS_LABELS = labels.DELIVERY_STATE_LABELS
+UI_STATUS_BADGES = labels.DELIVERY_STATE_BADGES
 
 
 def ui_status(delivery: Delivery) -> str:
     """The history's status of one delivery: one of UI_STATUSES, matching `status_condition`."""
-    if delivery.status in ("pending", "sending") and (delivery.attempt_count or 0) > 0:
-        return "failed-retrying"
-    return delivery.status
+    return labels.delivery_state(delivery.status, delivery.attempt_count, delivery.is_test)
 
 
 def status_condition(status: str):
-    """The SQL condition selecting the deliveries whose `ui_status` is `status`."""
+    """The SQL condition selecting the deliveries whose `ui_status` is `status`. A finished test
+    send is never "delivered" or "dead" (it is "test-delivered" or "test-failed")."""
     if status == "pending":
         return sa.and_(Delivery.status == "pending", Delivery.attempt_count == 0)
     if status == "sending":
@@ -39,7 +34,10 @@ def status_condition(status: str):
     if status == "failed-retrying":
         return sa.and_(Delivery.status.in_(("pending", "sending")), Delivery.attempt_count > 0)
     if status in ("delivered", "dead"):
-        return Delivery.status == status
+        return sa.and_(Delivery.status == status, Delivery.is_test.is_(False))
+    if status in ("test-delivered", "test-failed"):
+        return sa.and_(Delivery.status == ("delivered" if status == "test-delivered" else "dead"),
+                       Delivery.is_test.is_(True))
     raise ValueError(f"unknown delivery status {status!r}")
 
 

@@ -23,9 +23,12 @@ def summary(workspace_id: int) -> dict:
         "endpoints": count(Endpoint, Endpoint.deleted_at.is_(None)),
         "rules": count(Rule),
         "open_alerts": count(Alert, Alert.state == "firing"),
-        "pending": count(Delivery, Delivery.status == "pending", Delivery.attempt_count == 0),
-        "retrying": count(Delivery, Delivery.status.in_(("pending", "sending")), Delivery.attempt_count > 0),
-        "dead": count(Delivery, Delivery.status == "dead"),
+        # Test sends are not alerts: they never count as queued, retrying or dead here.
+        "pending": count(Delivery, Delivery.status == "pending", Delivery.attempt_count == 0,
+                         Delivery.is_test.is_(False)),
+        "retrying": count(Delivery, Delivery.status.in_(("pending", "sending")), Delivery.attempt_count > 0,
+                          Delivery.is_test.is_(False)),
+        "dead": count(Delivery, Delivery.status == "dead", Delivery.is_test.is_(False)),
     }
 
 
@@ -59,7 +62,8 @@ def deliveries_per_hour(workspace_id: int) -> list[dict]:
 
 
 def endpoint_stats(workspace_id: int) -> list[dict]:
-    """Success rate and p95 attempt latency per live endpoint over the last 24 hours."""
+    """Success rate and p95 attempt latency per live endpoint over the last 24 hours, of alert
+    deliveries only (a test send says nothing about alerts reaching their receiver)."""
     since = utcnow() - timedelta(hours=CHART_HOURS)
     endpoints = db.session.scalars(
         sa.select(Endpoint).where(Endpoint.workspace_id == workspace_id, Endpoint.deleted_at.is_(None))
@@ -68,7 +72,8 @@ def endpoint_stats(workspace_id: int) -> list[dict]:
     for endpoint in endpoints:
         attempts = (sa.select(DeliveryAttempt.duration_ms, DeliveryAttempt.outcome)
                     .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
-                    .where(Delivery.endpoint_id == endpoint.id, DeliveryAttempt.started_at >= since))
+                    .where(Delivery.endpoint_id == endpoint.id, Delivery.is_test.is_(False),
+                           DeliveryAttempt.started_at >= since))
         total, succeeded = _totals(attempts)
         stats.append({"endpoint": endpoint, "attempts": total,
                       "success_rate": (succeeded / total) if total else None,

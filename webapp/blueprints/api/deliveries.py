@@ -9,13 +9,16 @@ from webapp.blueprints.api.validation import page_limit, query_id
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
-from webapp.services import history
+from webapp.services import history, labels
 from webapp.services.delivery import pool, requeue
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404
 from webapp.timeutil import isoformat
 
 
 def delivery_json(delivery: Delivery) -> dict:
+    round_attempts, round_max_attempts = labels.attempt_round(delivery.attempt_count, delivery.max_attempts,
+                                                              delivery.round_base_attempts)
+    state = history.ui_status(delivery)
     return {
         "id": delivery.id,
         "message_id": delivery.message_id,
@@ -27,6 +30,12 @@ def delivery_json(delivery: Delivery) -> dict:
         "status": delivery.status,
         "attempt_count": delivery.attempt_count,
         "max_attempts": delivery.max_attempts,
+        # The current round (a redeliver starts a new one with a fresh budget): "attempt 2 of 8".
+        "round_attempt_count": round_attempts,
+        "round_max_attempts": round_max_attempts,
+        "state": state,  # the screens' state: pending … dead, test-delivered, test-failed
+        "state_label": labels.delivery_state_label(state),
+        "event_label": labels.event_label(delivery.event),
         "next_attempt_at": isoformat(delivery.next_attempt_at) if delivery.status in ("pending", "sending") else None,
         "last_http_status": delivery.last_http_status,
         "last_error": delivery.last_error,
@@ -77,7 +86,8 @@ def _filters() -> history.HistoryFilter:
 @bp.get("/deliveries")
 def list_deliveries():
     """`status` takes the history's statuses: pending (not yet attempted), sending,
-    failed-retrying, delivered, dead. `cursor` is the `next_cursor` of the previous page."""
+    failed-retrying, delivered, dead (alert deliveries only), test-delivered, test-failed.
+    `cursor` is the `next_cursor` of the previous page."""
     filters = _filters()
     limit = page_limit()
     page = history.list_deliveries(current_workspace_id(), filters, limit=limit, before=page_cursor())

@@ -25,12 +25,16 @@ UPDATE_FIELDS = {"name", "url", "format", "template", "headers", "timeout_second
                  "routing_key", "access_token", *SIGNATURE_FIELDS, *delivery_policy.FIELDS}
 
 
-def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
+def endpoint_json(endpoint: Endpoint, *, secret: str | None = None,
+                  health: service.EndpointHealth | None = None) -> dict:
+    health = health or service.health_of(endpoint)
     body = {
         "id": endpoint.id, "name": endpoint.name, "url": shown_url(endpoint), "format": endpoint.format,
         "template": endpoint.template, "headers": {name: MASK for name in endpoint.headers_encrypted or {}},
         "timeout_seconds": endpoint.timeout_seconds, "is_active": endpoint.is_active,
-        "disabled_reason": endpoint.disabled_reason, "created_at": isoformat(endpoint.created_at),
+        "disabled_reason": endpoint.disabled_reason,
+        "health": health.state, "health_error": health.error if health.state == "failing" else None,
+        "created_at": isoformat(endpoint.created_at),
         "updated_at": isoformat(endpoint.updated_at),
         **{name: MASK if getattr(endpoint, credentials.column(name)) else None for name in credentials.FIELDS},
         **{name: getattr(endpoint, name) for name in SIGNATURE_FIELDS},
@@ -39,6 +43,11 @@ def endpoint_json(endpoint: Endpoint, *, secret: str | None = None) -> dict:
     if secret is not None:
         body["secret"] = secret
     return body
+
+
+def _page_json(rows: list[Endpoint]) -> list[dict]:
+    health = service.health_details(rows)  # one query for the page
+    return [endpoint_json(row, health=health[row.id]) for row in rows]
 
 
 def _actor() -> Actor:
@@ -67,7 +76,7 @@ def _invalid(error: InvalidEndpoint) -> ApiError:
 
 @bp.get("/endpoints")
 def list_endpoints():
-    return jsonify(keyset_page(scoped(Endpoint), Endpoint, lambda rows: [endpoint_json(row) for row in rows]))
+    return jsonify(keyset_page(scoped(Endpoint), Endpoint, _page_json))
 
 
 @bp.post("/endpoints")

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectChoice, SelectField, SubmitField
+from wtforms import BooleanField, DateTimeLocalField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import DataRequired, Optional
 
 from webapp.blueprints.form_errors import flash_errors
@@ -15,7 +15,8 @@ from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
-from webapp.services import history
+from webapp.services import endpoints as endpoint_service
+from webapp.services import history, labels
 from webapp.services.delivery import pool, requeue
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import utcnow
@@ -43,6 +44,8 @@ class HistoryFilterForm(FlaskForm):
 class RetryDeadForm(FlaskForm):
     since = DateTimeLocalField("Dead since (UTC)", format=DATETIME_LOCAL, validators=[DataRequired()],
                                description="Every dead delivery to this endpoint created after this time is queued again.")
+    # Set by the button a disabled endpoint shows ("Enable and retry N dead deliveries").
+    enable = BooleanField("Enable the endpoint first")
     submit = SubmitField("Retry all dead deliveries")
 
 
@@ -52,6 +55,22 @@ def retry_dead_form() -> RetryDeadForm:
     if form.since.data is None:
         form.since.data = (utcnow() - timedelta(hours=24)).replace(tzinfo=None, second=0, microsecond=0)
     return form
+
+
+bp.add_app_template_global(labels, "labels")
+
+
+@bp.app_template_global("dead_since_count")
+def dead_since_count(endpoint: Endpoint, form: RetryDeadForm) -> int:
+    """How many deliveries the endpoint page's "Retry all dead" button would queue again."""
+    since = form.since.data
+    return requeue.count_dead_since(endpoint, since.replace(tzinfo=UTC)) if since else 0
+
+
+@bp.app_template_global("delivery_attempts")
+def delivery_attempts(delivery: Delivery) -> str:
+    """"attempt 2 of 8" for the delivery's current round (a redeliver starts a new one)."""
+    return labels.attempt_words(delivery.attempt_count, delivery.max_attempts, delivery.round_base_attempts)
 
 
 @bp.app_template_global("delivery_ui_status")
@@ -142,7 +161,10 @@ def redeliver(delivery_id: int):
     else:
         db.session.commit()
         pool.send_after_commit(current_app._get_current_object(), [delivery.id], current_workspace_id())
-        flash(f"Delivery {delivery.message_id} queued again with the same webhook-id.", "success")
+        made, budget = labels.attempt_round(delivery.attempt_count, delivery.max_attempts,
+                                            delivery.round_base_attempts)
+        flash(f"Delivery {delivery.message_id} queued again with the same webhook-id: a new round of up to "
+              f"{budget} attempt{'s' if budget != 1 else ''} (earlier attempts stay listed).", "success")
     return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
 
 
@@ -155,8 +177,16 @@ def retry_dead(endpoint_id: int):
         flash_errors(form, "Nothing was retried", "enter the time to retry from")
         return redirect(url_for("settings.endpoint_detail", endpoint_id=endpoint.id))
     since = form.since.data.replace(tzinfo=UTC)
-    count = requeue.retry_dead_since(endpoint, since, user_id=current_user_id(), client_ip=request.remote_addr)
+    if not endpoint.is_active and form.enable.data:
+        endpoint_service.set_active(endpoint, True, actor=endpoint_service.Actor(current_user_id(), request.remote_addr))
+    try:
+        count = requeue.retry_dead_since(endpoint, since, user_id=current_user_id(), client_ip=request.remote_addr)
+    except requeue.EndpointDisabled:
+        flash("Nothing was retried: this endpoint is disabled, so the deliveries would fail again at once. "
+              "Use “Enable and retry” (or Enable) once the receiver is fixed.", "error")
+        return redirect(url_for("settings.endpoint_detail", endpoint_id=endpoint.id))
     db.session.commit()
     noun = "dead delivery" if count == 1 else "dead deliveries"
-    flash(f"{count} {noun} queued again.", "success")
+    enabled = "Endpoint enabled; " if form.enable.data else ""
+    flash(f"{enabled}{count} {noun} queued again, each with a fresh attempt budget.", "success")
     return redirect(url_for("settings.endpoint_detail", endpoint_id=endpoint.id))

@@ -55,7 +55,7 @@ def signature_of(endpoint: Endpoint) -> dict:
 def endpoints():
     rows = list(db.session.scalars(scoped(Endpoint).order_by(Endpoint.name, Endpoint.id)))
     return render_template("settings/endpoints/list.html", endpoints=rows,
-                           health=service.health_by_endpoint(rows), last=service.last_deliveries(rows),
+                           health=service.health_details(rows), last=service.last_deliveries(rows),
                            test_outcome=session.pop(TEST_OUTCOME, None))
 
 
@@ -94,7 +94,7 @@ def endpoint_detail(endpoint_id: int):
     else:
         outcome = None
     return render_template(
-        "settings/endpoints/detail.html", endpoint=endpoint, health=service.health(endpoint),
+        "settings/endpoints/detail.html", endpoint=endpoint, health=service.health_of(endpoint),
         header_names=sorted(endpoint.headers_encrypted or {}), shown_secret=shown, test_outcome=outcome,
         revealed_url=revealed_url and revealed_url["url"],
         deliveries=history.recent_deliveries(endpoint.workspace_id, endpoint_id=endpoint.id),

@@ -25,8 +25,11 @@ def _attempt_budget(delivery: Delivery) -> int:
 
 
 def _requeue_values(now: datetime, budget) -> dict:
+    """A new round: the attempts so far stay recorded (and counted), the budget is fresh, and
+    `round_base_attempts` remembers where the round starts so it reads "attempt 1 of N"."""
     return {"status": "pending", "next_attempt_at": now, "finished_at": None, "lease_until": None,
-            "max_attempts": Delivery.attempt_count + budget, "updated_at": now}
+            "max_attempts": Delivery.attempt_count + budget, "round_base_attempts": Delivery.attempt_count,
+            "updated_at": now}
 
 
 def _queue_again(delivery: Delivery) -> bool:
@@ -70,8 +73,23 @@ def redeliver(delivery: Delivery, *, user_id: int | None, client_ip: str | None,
     return True
 
 
+class EndpointDisabled(Exception):
+    """Retrying dead deliveries to a disabled endpoint: they would die again at once."""
+
+
+def count_dead_since(endpoint: Endpoint, since: datetime) -> int:
+    """How many dead real deliveries "Retry all dead since …" would queue again."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Delivery)
+        .where(Delivery.endpoint_id == endpoint.id, Delivery.workspace_id == endpoint.workspace_id,
+               Delivery.status == "dead", Delivery.is_test.is_(False), Delivery.created_at >= since)) or 0
+
+
 def retry_dead_since(endpoint: Endpoint, since: datetime, *, user_id: int | None, client_ip: str | None) -> int:
-    """"Retry all dead since …" for an endpoint, audited. Flushes, does not commit."""
+    """"Retry all dead since …" for an endpoint, audited. Flushes, does not commit. Refused
+    (EndpointDisabled) while the endpoint is disabled: the caller enables it first, if asked to."""
+    if not endpoint.is_active:
+        raise EndpointDisabled(endpoint.disabled_reason or "disabled")
     count = _queue_dead_since(endpoint, since)
     audit.record(workspace_id=endpoint.workspace_id, user_id=user_id, action="endpoint.retry_dead",
                  object_type="endpoint", object_id=endpoint.id, client_ip=client_ip,

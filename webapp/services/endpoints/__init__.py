@@ -225,28 +225,66 @@ def send_test(endpoint: Endpoint, *, actor: Actor = Actor()) -> tuple[Delivery, 
 
 # --- reading ---------------------------------------------------------------------------------
 
-def health_by_endpoint(endpoint_list: list[Endpoint]) -> dict[int, str]:
-    """healthy / failing / disabled per endpoint id: failing when its last 3 attempts all failed
-    (one or two failures of a new endpoint are not yet a streak). One query for the whole list."""
+@dataclass(frozen=True)
+class EndpointHealth:
+    """What the health badge says: `state` is new | healthy | failing | disabled; `error` is the
+    failing attempt's error (or the disabled reason); `at` when that attempt started."""
+
+    state: str
+    error: str | None = None
+    at: object = None
+    is_test: bool = False
+
+
+def _health(endpoint: Endpoint, window: list) -> EndpointHealth:
+    """The rule (docs/ and the OpenAPI spec say the same): disabled when not active; new when no
+    attempt was ever made (skipped ones do not count); failing when the latest attempt failed and
+    it was a test send (the person asked for a verdict) or none of the last HEALTH_WINDOW attempts
+    succeeded; else healthy (one failure between successes is not yet a streak)."""
+    if not endpoint.is_active:
+        return EndpointHealth("disabled", endpoint.disabled_reason or "no reason recorded", endpoint.disabled_at)
+    if not window:
+        return EndpointHealth("new")
+    latest = window[0]
+    if latest.outcome != "success" and (latest.is_test or not any(row.outcome == "success" for row in window)):
+        error = latest.error or (f"HTTP {latest.http_status}" if latest.http_status else latest.outcome)
+        if latest.http_status and latest.error and str(latest.http_status) not in latest.error:
+            error = f"HTTP {latest.http_status}: {latest.error}"
+        return EndpointHealth("failing", error, latest.started_at, latest.is_test)
+    return EndpointHealth("healthy", at=latest.started_at)
+
+
+def health_details(endpoint_list: list[Endpoint]) -> dict[int, EndpointHealth]:
+    """EndpointHealth per endpoint id, test sends included (a failing test send to a new endpoint
+    is `failing` with the test's error, never "healthy"). One query for the whole list."""
     live_ids = [endpoint.id for endpoint in endpoint_list if endpoint.is_active]
-    failing: set[int] = set()
+    windows: dict[int, list] = {endpoint_id: [] for endpoint_id in live_ids}
     if live_ids:
-        ranked = (sa.select(Delivery.endpoint_id, DeliveryAttempt.outcome,
+        ranked = (sa.select(Delivery.endpoint_id, Delivery.is_test, DeliveryAttempt.outcome,
+                            DeliveryAttempt.http_status, DeliveryAttempt.error, DeliveryAttempt.started_at,
+                            DeliveryAttempt.id,
                             sa.func.row_number().over(partition_by=Delivery.endpoint_id,
                                                       order_by=DeliveryAttempt.id.desc()).label("position"))
                   .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
-                  .where(Delivery.endpoint_id.in_(live_ids)).subquery())
-        statement = (sa.select(ranked.c.endpoint_id,
-                               sa.func.sum(sa.case((ranked.c.outcome == "success", 1), else_=0)), sa.func.count())
-                     .where(ranked.c.position <= HEALTH_WINDOW).group_by(ranked.c.endpoint_id))
-        failing = {endpoint_id for endpoint_id, successes, attempts in db.session.execute(statement)
-                   if not successes and attempts >= HEALTH_WINDOW}
-    return {endpoint.id: "disabled" if not endpoint.is_active else "failing" if endpoint.id in failing
-            else "healthy" for endpoint in endpoint_list}
+                  .where(Delivery.endpoint_id.in_(live_ids), DeliveryAttempt.outcome != "skipped").subquery())
+        statement = (sa.select(ranked).where(ranked.c.position <= HEALTH_WINDOW)
+                     .order_by(ranked.c.endpoint_id, ranked.c.position))
+        for row in db.session.execute(statement):
+            windows[row.endpoint_id].append(row)
+    return {endpoint.id: _health(endpoint, windows.get(endpoint.id, [])) for endpoint in endpoint_list}
+
+
+def health_by_endpoint(endpoint_list: list[Endpoint]) -> dict[int, str]:
+    """new / healthy / failing / disabled per endpoint id (see `_health`)."""
+    return {endpoint_id: health.state for endpoint_id, health in health_details(endpoint_list).items()}
 
 
 def health(endpoint: Endpoint) -> str:
     return health_by_endpoint([endpoint])[endpoint.id]
+
+
+def health_of(endpoint: Endpoint) -> EndpointHealth:
+    return health_details([endpoint])[endpoint.id]
 
 
 def last_delivery(endpoint: Endpoint) -> Delivery | None:

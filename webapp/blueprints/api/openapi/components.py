@@ -8,7 +8,7 @@ because `json_body(allowed)` refuses unknown fields.
 from webapp import validators
 from webapp.errors import HTTP_ERROR_CODES
 from webapp.models import ALERT_STATES, DELIVERY_STATUSES, JOB_STATUSES, RULE_EVENTS, RUN_STATUSES, SEVERITIES
-from webapp.services import formats, signing
+from webapp.services import formats, labels, signing
 from webapp.services.alerting import alerts, jobs, report_validation, rules, schedules
 from webapp.services.delivery import claims
 from webapp.services.endpoints import credentials, delivery_policy, signature_settings
@@ -87,6 +87,11 @@ ENDPOINT_FIELDS = {
                                                "whsec_ + base64); made for you when absent."}), "c"),
     "is_active": (BOOLEAN, "rcu"),
     "disabled_reason": (nullable(TEXT), "r"),
+    "health": (choice(("new", "healthy", "failing", "disabled"), description=(
+        "new: no attempt yet; disabled: not active (see disabled_reason); failing: the latest attempt failed "
+        "and either it was a test send or none of the last 3 attempts succeeded (test sends count); "
+        "else healthy.")), "r"),
+    "health_error": (nullable(TEXT | {"description": "The failing attempt's error when health is failing."}), "r"),
     **{name: (nullable(MASKED | {"description": f"The receiver's {credentials.WORDS[name]}, stored encrypted; "
                                                 "answers show a mask or null."}), "rcu")
        for name in credentials.FIELDS},
@@ -213,7 +218,18 @@ ACKNOWLEDGE = closed({"note": nullable(text(alerts.MAX_NOTE))}, required=[])
 DELIVERY_PROPERTIES = {
     "id": ID, "message_id": TEXT, "alert_id": nullable(ID), "endpoint_id": ID, "rule_id": nullable(ID),
     "is_test": BOOLEAN, "event": TEXT | {"description": "alert.fired, alert.repeated, alert.resolved or alert.test."},
-    "status": choice(DELIVERY_STATUSES), "attempt_count": whole(0), "max_attempts": whole(0),
+    "status": choice(DELIVERY_STATUSES),
+    "attempt_count": whole(0, description="Every attempt ever made, across Redeliver rounds."),
+    "max_attempts": whole(0, description="The engine's limit for attempt_count (grows by a fresh budget on "
+                                         "each Redeliver)."),
+    "round_attempt_count": whole(0, description="Attempts of the current round (a Redeliver or Retry all dead "
+                                                "starts a new round): the screens' \"attempt 2 of 8\"."),
+    "round_max_attempts": whole(0, description="The attempt budget of the current round; never grows on "
+                                               "Redeliver."),
+    "state": choice(labels.DELIVERY_STATES, description=(
+        "The screens' state: failed-retrying is pending/sending after a failed attempt; a finished test send "
+        "is test-delivered or test-failed, never delivered or dead.")),
+    "state_label": TEXT, "event_label": TEXT,
     "next_attempt_at": nullable(MOMENT), "last_http_status": nullable(whole(0)), "last_error": nullable(TEXT),
     "last_duration_ms": nullable(whole(0)), "created_at": MOMENT, "finished_at": nullable(MOMENT),
 }
