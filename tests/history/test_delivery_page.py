@@ -159,16 +159,22 @@ def test_the_request_is_shown_once_and_attempts_show_only_what_differed(app, cli
         assert "x-tocsin-event" not in row and "webhook-id:" not in row
 
 
-def test_a_header_that_changed_between_attempts_is_shown_in_that_attempts_row(client, owner):
+def test_what_changed_between_attempts_is_shown_in_that_attempts_row_only(client, owner):
     delivery = saved_delivery(saved_endpoint(owner), status="delivered", attempt_count=2)
     sent = {"webhook-id": delivery.message_id, "webhook-timestamp": "1700000000", "webhook-signature": "v1,AAAA"}
-    saved_attempt(delivery, 1, 500, "server_error", request_headers=sent, request_body='{"type":"alert.fired"}')
+    body = '{"type":"alert.fired","timestamp":"%s","data":{"alert":{"id":"7","message":"disk full"}}}'
+    saved_attempt(delivery, 1, 500, "server_error", request_headers=sent,
+                  request_body=body % "2026-11-24T09:00:00Z")
     saved_attempt(delivery, 2, 200, "success", request_headers={**sent, "webhook-timestamp": "1700000060"},
-                  request_body='{"type":"alert.fired"}')
-    html = page_of(client, delivery)
-    assert "webhook-timestamp: 1700000060" in attempt_html(html, 2)
-    assert "webhook-timestamp: 1700000060" not in html.split('<details class="attempt"')[0]
-    assert "webhook-signature" not in attempt_html(html, 2)  # masked, so the same on every attempt
+                  request_body=body % "2026-11-24T09:01:00Z")
+    html = page_of(client, delivery).replace("&#34;", '"')
+    row = attempt_html(html, 2)
+    assert "webhook-timestamp: 1700000060" in row
+    assert 'body timestamp: "2026-11-24T09:01:00Z"' in row
+    assert "disk full" not in row and "webhook-signature" not in row  # the same (masked) on every attempt
+    before_attempts = html.split('<details class="attempt"')[0]
+    assert "webhook-timestamp: 1700000000" in before_attempts and "1700000060" not in before_attempts
+    assert html.count("disk full") == 1
 
 
 # --- plain words -------------------------------------------------------------------------------------

@@ -39,9 +39,35 @@ class AttemptRow:
     outcome_words: str
     hint: str | None
     differing_headers: dict = field(default_factory=dict)  # headers unlike the shown request's
-    differing_body: str | None = None  # the body, when it was not the shown request's
+    differing_fields: dict = field(default_factory=dict)  # JSON body fields unlike the shown body's
+    differing_body: str | None = None  # the whole body, when it differed and is not JSON
     response_headers: dict = field(default_factory=dict)
     response_body: str | None = None
+
+
+def _flattened(value, prefix: str = "") -> dict:
+    """{"data.alert.id": '"1"', …}: every leaf of a JSON value under its dotted path."""
+    if isinstance(value, dict) and value:
+        items = value.items()
+    elif isinstance(value, list) and value:
+        items = ((str(index), item) for index, item in enumerate(value))
+    else:
+        return {prefix or "(body)": json.dumps(value, ensure_ascii=False)}
+    flat = {}
+    for key, item in items:
+        flat.update(_flattened(item, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def json_differences(shown: str | None, other: str | None) -> dict | None:
+    """{dotted path: this attempt's value} for the JSON fields where `other` differs from `shown`
+    (each retry's body has its own `timestamp`), or None when either is not JSON."""
+    try:
+        first, second = _flattened(json.loads(shown or "")), _flattened(json.loads(other or ""))
+    except ValueError:
+        return None
+    return {path: second.get(path, "(absent)") for path in [*second, *(p for p in first if p not in second)]
+            if first.get(path) != second.get(path)}
 
 
 def _header_lookup(headers: dict, name: str):
@@ -71,8 +97,12 @@ def build(delivery: Delivery, attempts: list[DeliveryAttempt]) -> tuple[SentRequ
         if request is not None and attempt is not sent:
             row.differing_headers = {name: value for name, value in headers.items()
                                      if request.headers.get(name) != value}
-            if attempt.request_body is not None and pretty(attempt.request_body) != request.body:
-                row.differing_body = pretty(attempt.request_body)
+            if attempt.request_body is not None and attempt.request_body != sent.request_body:
+                fields = json_differences(sent.request_body, attempt.request_body)
+                if fields is None:
+                    row.differing_body = pretty(attempt.request_body)
+                else:
+                    row.differing_fields = fields
         rows.append(row)
     return request, rows
 
