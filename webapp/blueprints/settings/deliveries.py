@@ -181,10 +181,10 @@ def retry_delivery_now(delivery_id: int):
         db.session.rollback()
         flash(f"Not retried: {refused.message}", "error")
     else:
+        number, message_id = delivery.attempt_count + 1, delivery.message_id  # before the send pool changes them
         db.session.commit()
         pool.send_after_commit(current_app._get_current_object(), [delivery.id], current_workspace_id())
-        flash(f"Attempt {delivery.attempt_count + 1} of {delivery.message_id} is on its way; "
-              "reload in a moment for its result.", "success")
+        flash(f"Attempt {number} of {message_id} is on its way; reload in a moment for its result.", "success")
     return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
 
 
