@@ -115,6 +115,7 @@ def test_a_test_sends_404_warns_instead_of_claiming_the_endpoint_was_disabled(cl
 # --- the receiver's answer ---------------------------------------------------------------------------
 
 
+@pytest.mark.postgres_too
 def test_response_headers_are_recorded_with_cookies_masked_and_shown_with_the_body_pretty_printed(
         app, client, owner, receiver):
     receiver.respond(503, body='{"error":"database is down","retry":true}',
@@ -207,6 +208,7 @@ def waiting_delivery(app, owner, receiver) -> Delivery:
     return reload(Delivery, delivery.id)
 
 
+@pytest.mark.postgres_too
 def test_retry_now_sends_a_waiting_delivery_at_once(app, client, owner, receiver):
     delivery = waiting_delivery(app, owner, receiver)
     assert ">Retry now<" in page_of(client, delivery)
@@ -240,6 +242,7 @@ def test_retry_now_is_refused_when_the_delivery_is_not_waiting(client, owner, re
     assert reload(Delivery, delivery.id).status == fields["status"]
 
 
+@pytest.mark.postgres_too
 def test_retry_now_via_the_api_sends_at_once_and_answers_409_when_not_waiting(app, api, receiver):
     delivery = waiting_delivery(app, workspace_id_of(), receiver)
     response = api.post(f"/deliveries/{delivery.id}/retry")
