@@ -77,4 +77,6 @@ class DeliveryAttempt(db.Model):
     request_headers: Mapped[dict | None] = mapped_column(sa.JSON)  # signature values masked
     request_body: Mapped[str | None] = mapped_column(sa.Text)
     response_excerpt: Mapped[str | None] = mapped_column(sa.String(1024))
+    # The receiver's answer headers, capped (outbound.http.RESPONSE_HEADER_*) and credentials masked.
+    response_headers: Mapped[dict | None] = mapped_column(sa.JSON)
     error: Mapped[str | None] = mapped_column(sa.String(1000))

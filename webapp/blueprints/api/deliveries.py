@@ -1,5 +1,5 @@
 """/api/v1/deliveries: the delivery history (keyset on id, newest first), one delivery with its
-attempts, and redeliver."""
+attempts, redeliver, and retry now."""
 import sqlalchemy as sa
 from flask import current_app, jsonify, request
 
@@ -10,7 +10,7 @@ from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
 from webapp.services import history, labels
-from webapp.services.delivery import pool, requeue
+from webapp.services.delivery import pool, requeue, retry_now
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404
 from webapp.timeutil import isoformat
 
@@ -55,6 +55,7 @@ def attempt_json(attempt: DeliveryAttempt) -> dict:
         "request_headers": history.masked_headers(attempt.request_headers),
         "request_body": attempt.request_body,
         "response_excerpt": attempt.response_excerpt,
+        "response_headers": attempt.response_headers,
         "error": attempt.error,
     }
 
@@ -111,6 +112,22 @@ def redeliver_delivery(delivery_id):
     if not requeue.redeliver(delivery, user_id=current_user_id(), client_ip=request.remote_addr, via="the API"):
         raise ApiError(409, "conflict", f"The delivery is {delivery.status}: only delivered or dead "
                                         "deliveries can be redelivered.")
+    db.session.commit()
+    body = delivery_json(delivery)  # before the send pool can change it
+    pool.send_after_commit(current_app._get_current_object(), [delivery.id], current_workspace_id())
+    return jsonify(body), 202
+
+
+@bp.post("/deliveries/<delivery_id>/retry")
+def retry_delivery_now(delivery_id):
+    """A delivery waiting out its back-off after a failed attempt is made due now and sent
+    (202); 409 `not_waiting`, `endpoint_disabled` or `endpoint_deleted` otherwise."""
+    delivery = get_or_404(Delivery, delivery_id)
+    try:
+        retry_now.retry_now(delivery, user_id=current_user_id(), client_ip=request.remote_addr, via="the API")
+    except retry_now.NotWaiting as refused:
+        db.session.rollback()
+        raise ApiError(409, refused.code, refused.message) from None
     db.session.commit()
     body = delivery_json(delivery)  # before the send pool can change it
     pool.send_after_commit(current_app._get_current_object(), [delivery.id], current_workspace_id())

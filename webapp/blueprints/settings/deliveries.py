@@ -1,5 +1,5 @@
 """Settings → Alerts → Deliveries: the history list, one delivery with its attempts, Redeliver,
-and an endpoint's "Retry all dead since …" (recovery after a receiver's outage)."""
+Retry now, and an endpoint's "Retry all dead since …" (recovery after a receiver's outage)."""
 from datetime import UTC, timedelta
 
 import sqlalchemy as sa
@@ -15,9 +15,9 @@ from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
+from webapp.services import delivery_hints, delivery_page, history, labels
 from webapp.services import endpoints as endpoint_service
-from webapp.services import history, labels
-from webapp.services.delivery import pool, requeue
+from webapp.services.delivery import pool, requeue, retry_now
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import utcnow
 
@@ -93,6 +93,24 @@ def mask_signature(name: str, value) -> str:
     return history.mask_header(name, value)
 
 
+@bp.app_template_global("failure_hint")
+def failure_hint(error, http_status, **context) -> str | None:
+    """A short hint for a delivery error (`error`, `http_status`), or None: for the delivery page and
+    an endpoint's last error. `context`: outcome, is_test, timeout_seconds, retry_after."""
+    return delivery_hints.failure_hint(error, http_status, **context)
+
+
+@bp.app_template_global("outcome_words")
+def outcome_words(outcome: str | None) -> str:
+    """An attempt's outcome code (`server_error`) in words ("Receiver error")."""
+    return delivery_hints.OUTCOME_WORDS.get(outcome or "", (outcome or "").replace("_", " ").capitalize())
+
+
+@bp.app_template_filter("pretty_json")
+def pretty_json(text: str | None) -> str | None:
+    return delivery_page.pretty(text)
+
+
 @bp.app_template_global("retry_dead_form")
 def _retry_dead_form_global() -> RetryDeadForm:
     return retry_dead_form()
@@ -145,8 +163,10 @@ def delivery_detail(delivery_id: int):
         sa.select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id,
                                          DeliveryAttempt.workspace_id == delivery.workspace_id)
         .order_by(DeliveryAttempt.number, DeliveryAttempt.id)).all()
+    sent_request, rows = delivery_page.build(delivery, attempts)
     return render_template("settings/deliveries/detail.html", delivery=delivery, attempts=attempts,
-                           confirm_form=ConfirmForm())
+                           sent_request=sent_request, rows=rows, short_error=delivery_page.short_error,
+                           waiting=retry_now.is_waiting(delivery), confirm_form=ConfirmForm())
 
 
 @bp.route("/alerts/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
@@ -165,6 +185,28 @@ def redeliver(delivery_id: int):
                                             delivery.round_base_attempts)
         flash(f"Delivery {delivery.message_id} queued again with the same webhook-id: a new round of up to "
               f"{budget} attempt{'s' if budget != 1 else ''} (earlier attempts stay listed).", "success")
+    return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
+
+
+@bp.route("/alerts/deliveries/<int:delivery_id>/retry-now", methods=["POST"])
+@login_required
+def retry_delivery_now(delivery_id: int):
+    """"Retry now" on a delivery waiting out its back-off: due at once, handed to the send pool."""
+    delivery = get_or_404(Delivery, delivery_id)
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; reload the page and try again.", "error")
+        return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
+    try:
+        retry_now.retry_now(delivery, user_id=current_user_id(), client_ip=request.remote_addr,
+                            via="the delivery page")
+    except retry_now.NotWaiting as refused:
+        db.session.rollback()
+        flash(f"Not retried: {refused.message}", "error")
+    else:
+        number, message_id = delivery.attempt_count + 1, delivery.message_id  # before the send pool changes them
+        db.session.commit()
+        pool.send_after_commit(current_app._get_current_object(), [delivery.id], current_workspace_id())
+        flash(f"Attempt {number} of {message_id} is on its way; reload in a moment for its result.", "success")
     return redirect(url_for("settings.delivery_detail", delivery_id=delivery.id))
 
 

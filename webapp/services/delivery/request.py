@@ -169,5 +169,6 @@ def attempt_values(delivery: DeliverySnapshot, number: int, started_at, result: 
         "request_body": (formats.recorded_body(delivery.endpoint.format, body).decode("utf-8", errors="replace")
                          if body is not None else None),
         "response_excerpt": (result.response_excerpt or "")[:1024] or None,
+        "response_headers": result.response_headers or None,
         "error": result.error[:1000] if result.error else None,
     }

@@ -27,6 +27,14 @@ EXCERPT_BYTES = 1024
 DRAIN_LIMIT = 16 * 1024  # read small leftovers so the kept-alive connection can be reused
 # `verify` for TLS: True = the certifi bundle. Tests point it at their own CA's file.
 TLS_VERIFY: bool | str = True
+# What the attempt record keeps of the receiver's answer headers.
+RESPONSE_HEADER_COUNT = 40
+RESPONSE_HEADER_VALUE = 300
+RESPONSE_HEADER_TOTAL = 4000
+MASKED_HEADER_VALUE = "••••••"
+SENSITIVE_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2", "cookie", "authorization",
+                                        "proxy-authorization"})
+SENSITIVE_HEADER_WORDS = ("token", "secret", "session", "password", "api-key", "apikey", "credential")
 
 
 @dataclass
@@ -39,6 +47,7 @@ class OutboundResult:
     outcome: str
     retry_after_seconds: float | None = None
     request_headers: dict = field(default_factory=dict)
+    response_headers: dict | None = None  # capped, credentials masked (`recorded_response_headers`)
 
 
 class PinnedAddressAdapter(HTTPAdapter):
@@ -141,7 +150,37 @@ def _post(url: str, body: bytes, headers: dict, timeout: float) -> OutboundResul
         outcome=outcome,
         retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
         request_headers=dict(prepared.headers),
+        response_headers=recorded_response_headers(response.raw.headers.items()),
     )
+
+
+def recorded_response_headers(items) -> dict:
+    """The answer's headers as the history keeps them: at most RESPONSE_HEADER_COUNT names,
+    each value cut at RESPONSE_HEADER_VALUE characters, RESPONSE_HEADER_TOTAL characters in
+    all, and credentials (cookies, tokens) masked before they are ever stored. A header sent
+    twice (two Set-Cookie) is kept once, its values joined with ", "."""
+    kept: dict[str, str] = {}
+    total = 0
+    for name, value in items:
+        name, value = str(name)[:100], str(value)
+        if is_sensitive_response_header(name):
+            value = MASKED_HEADER_VALUE
+        elif len(value) > RESPONSE_HEADER_VALUE:
+            value = value[:RESPONSE_HEADER_VALUE] + "…"
+        if name in kept:
+            value = kept[name] + ", " + value
+        elif len(kept) >= RESPONSE_HEADER_COUNT:
+            continue
+        if total + len(name) + len(value) > RESPONSE_HEADER_TOTAL:
+            break
+        total += len(name) + len(value) - len(kept.get(name, ""))
+        kept[name] = value
+    return kept
+
+
+def is_sensitive_response_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in SENSITIVE_RESPONSE_HEADERS or any(word in lowered for word in SENSITIVE_HEADER_WORDS)
 
 
 def _read_excerpt(response: requests.Response, deadline: float) -> str:

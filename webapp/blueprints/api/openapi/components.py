@@ -15,7 +15,7 @@ from webapp.services.endpoints import credentials, delivery_policy, signature_se
 
 # Codes the blueprints raise themselves, besides the one per HTTP status (webapp/errors.py).
 API_ERROR_CODES = ("invalid_filter", "invalid_json", "validation_error", "secret_unreadable", "url_unreadable",
-                   "database_unavailable")
+                   "database_unavailable", "not_waiting", "endpoint_disabled", "endpoint_deleted")
 ERROR_CODES = sorted(set(HTTP_ERROR_CODES.values()) | set(API_ERROR_CODES))
 
 ID = {"type": "integer", "minimum": 1, "maximum": validators.MAX_ID}
@@ -241,6 +241,10 @@ ATTEMPT = closed({
     "request_headers": nullable({"type": "object", "additionalProperties": TEXT,
                                  "description": "Signatures and credentials masked."}),
     "request_body": nullable(TEXT), "response_excerpt": nullable(TEXT), "error": nullable(TEXT),
+    "response_headers": nullable({"type": "object", "additionalProperties": TEXT,
+                                  "description": "The receiver's answer headers (capped; cookies and tokens "
+                                                 "masked). Null when there was no answer or before they were "
+                                                 "recorded."}),
 })
 DELIVERY_WITH_ATTEMPTS = closed({**DELIVERY_PROPERTIES, "attempts": {"type": "array", "items": ref("Attempt")}})
 TEST_SEND = closed({

@@ -216,5 +216,15 @@ PATHS = {
         "post": operation("redeliverDelivery", "Deliveries", "Queue a delivered or dead delivery again",
                           {202: ("Delivery", "Queued, with the same message id.")}, errors=[404, 409]),
     },
+    "/deliveries/{delivery_id}/retry": {
+        "parameters": [path("delivery_id")],
+        "post": operation("retryDeliveryNow", "Deliveries", "Send a delivery waiting for its next attempt now",
+                          {202: ("Delivery", "Due now and handed to the send pool.")}, errors=[404, 409],
+                          description="Only for a pending delivery whose last attempt failed and whose next "
+                                      "attempt is in the future. 409 `not_waiting`: it is not waiting (not yet "
+                                      "attempted, being sent, already due, delivered or dead — use redeliver "
+                                      "for those); `endpoint_disabled`: enable the endpoint first; "
+                                      "`endpoint_deleted`."),
+    },
 }
 
