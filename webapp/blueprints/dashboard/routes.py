@@ -8,6 +8,7 @@ from webapp.extensions import db
 from webapp.services import overview
 from webapp.services.alerting import job_runs
 from webapp.services.delivery.jobs import scheduler_age_seconds
+from webapp.templating import reader_zone
 from webapp.tenancy import current_workspace_id
 
 
@@ -25,7 +26,7 @@ def overview_page():
     return render_template(
         "dashboard/overview.html",
         summary=overview.summary(workspace_id),
-        chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id)),
+        chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id, reader_zone().zone)),
         endpoint_stats=overview.endpoint_stats(workspace_id),
         near_deadline=overview.runs_near_deadline(workspace_id), run_state=job_runs.run_state,
     )
