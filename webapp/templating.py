@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, has_request_context, request, url_for
+from flask import Flask, has_request_context, request, url_for
 from markupsafe import Markup, escape
 
 from webapp.timeutil import isoformat, local_input_value, utc_offset_label, utcnow, zone_or_none
@@ -36,7 +36,7 @@ def reader_zone() -> ReaderZone:
     """The signed-in user's chosen zone, else the browser's (cookie), else UTC."""
     if not has_request_context():
         return ReaderZone(ZoneInfo("UTC"), "default")
-    cached = g.get("_reader_zone")
+    cached = getattr(request, "_tocsin_reader_zone", None)  # per request, never shared through `g`
     if cached is None:
         from flask_login import current_user
 
@@ -48,7 +48,7 @@ def reader_zone() -> ReaderZone:
             cached = ReaderZone(browser, "browser")
         else:
             cached = ReaderZone(ZoneInfo("UTC"), "default")
-        g._reader_zone = cached
+        request._tocsin_reader_zone = cached
     return cached
 
 
