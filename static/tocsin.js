@@ -163,3 +163,59 @@
   document.addEventListener("DOMContentLoaded", copyButtons);
 })();
 
+// == time ==
+// Times are rendered by the server in the reader's zone: their account setting, else the zone
+// this script reports in the `tz` cookie, else UTC. On the very first page (no cookie yet) the
+// server marks its UTC renderings with data-zone-default; they are rewritten here in the
+// browser's zone, and every later page comes from the server in that zone.
+(function () {
+  "use strict";
+  var zone;
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (error) { return; }
+  if (!zone) { return; }
+  var current = document.cookie.split("; ").filter(function (pair) { return pair.indexOf("tz=") === 0; })[0];
+  if (current !== "tz=" + zone) {
+    document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+
+  function parts(date, options) {
+    var found = {};
+    new Intl.DateTimeFormat("en-US", Object.assign({ timeZone: zone, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }, options || {}))
+      .formatToParts(date).forEach(function (part) { found[part.type] = part.value; });
+    return found;
+  }
+  function exact(date) {
+    var p = parts(date);
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
+  }
+  function zoneName(date, style) {
+    try { return parts(date, { timeZoneName: style }).timeZoneName || ""; } catch (error) { return ""; }
+  }
+  function offset(date) {
+    var name = zoneName(date, "longOffset").replace("GMT", "");
+    return "UTC" + (name || "+00:00");
+  }
+
+  function rewrite() {
+    document.querySelectorAll("time[data-zone-default]").forEach(function (element) {
+      var date = new Date(element.getAttribute("datetime"));
+      if (isNaN(date.getTime())) { return; }
+      if (element.getAttribute("data-kind") === "datetime") {
+        element.textContent = exact(date) + " " + zoneName(date, "short");
+      } else {
+        element.title = exact(date) + " " + zone + " (" + offset(date) + ")";
+      }
+      element.removeAttribute("data-zone-default");
+    });
+    document.querySelectorAll("[data-zone-name]").forEach(function (element) {
+      element.textContent = zone;
+      element.removeAttribute("data-zone-name");
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", rewrite);
+  } else {
+    rewrite();
+  }
+})();

@@ -100,7 +100,7 @@ def test_cooldown_repeats_show_their_count_and_last_seen(client, api, db, receiv
     [alert] = db.session.scalars(sa.select(Alert)).all()
     assert alert.repeat_count == 3
     row = alert_row(client.get("/alerts").get_data(as_text=True), alert.id)
-    assert re.search(r'<span class="repeats">×3, last seen [^<]+</span>', row)
+    assert re.search(r'<span class="repeats">×3, last seen (<time[^>]*>)?[^<]+(</time>)?</span>', row)
     detail = client.get(f"/alerts/{alert.id}").get_data(as_text=True)
     assert "×3, last seen" in detail
     assert len(receiver.requests) == 1  # repeats are counted, not sent

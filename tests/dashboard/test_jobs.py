@@ -74,7 +74,7 @@ def test_open_runs_show_their_deadline(client, api):
     assert f"Run #{with_deadline['id']} <code>gha-1</code>" in row
     assert f"Run #{without['id']} <code>gha-2</code>" in row
     deadline = utcnow() + timedelta(hours=1)
-    assert re.search(rf"deadline [^<]+<span class=\"muted\">\({deadline:%Y-%m-%d} \d\d:\d\d", row)
+    assert re.search(rf"deadline (<time[^>]*>)?[^<]+(</time>)? <span class=\"muted\">\((<time[^>]*>)?{deadline:%Y-%m-%d} \d\d:\d\d", row)
     assert "no deadline" in row
 
 
@@ -103,7 +103,7 @@ def test_a_run_stuck_open_behind_many_finished_runs_is_still_listed_with_its_dea
     assert "running" not in strip_squares(row)  # far older than the strip's last 20 runs
     assert f"Run #{stuck['id']} <code>stuck-1</code>" in row
     deadline = utcnow() + timedelta(hours=1)
-    assert re.search(rf"deadline [^<]+<span class=\"muted\">\({deadline:%Y-%m-%d} \d\d:\d\d", row)
+    assert re.search(rf"deadline (<time[^>]*>)?[^<]+(</time>)? <span class=\"muted\">\((<time[^>]*>)?{deadline:%Y-%m-%d} \d\d:\d\d", row)
 
 
 def test_open_runs_beyond_the_shown_number_are_counted_newest_shown(client, api, db):

@@ -26,6 +26,8 @@ class User(UserMixin, db.Model):
     # Part of every session and remember-me cookie (see `get_id`): raising it on log-out ends
     # every session of this user, on every browser, at once.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # IANA name (`Europe/Paris`) the pages show times in; empty means "the browser's".
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="user", order_by="Membership.id", lazy="selectin"

@@ -1,6 +1,6 @@
 """Figures for the overview page: counts, deliveries per hour (with the geometry of its
 server-rendered SVG chart: no JavaScript, no CDN), endpoint health, runs near deadline."""
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 
 import sqlalchemy as sa
 
@@ -39,8 +39,9 @@ def _hour_bucket(column):
     return sa.func.strftime("%Y-%m-%d %H", column)
 
 
-def deliveries_per_hour(workspace_id: int) -> list[dict]:
-    """The last 24 hours, oldest first: {"label", "delivered", "retrying", "dead"} per hour."""
+def deliveries_per_hour(workspace_id: int, zone: tzinfo = UTC) -> list[dict]:
+    """The last 24 hours, oldest first: {"label", "start", "delivered", "retrying", "dead"} per
+    hour; buckets are UTC hours, labelled with their start in `zone` (the reader's)."""
     now = utcnow().replace(minute=0, second=0, microsecond=0)
     start = now - timedelta(hours=CHART_HOURS - 1)
     bucket = _hour_bucket(Delivery.created_at)
@@ -56,7 +57,7 @@ def deliveries_per_hour(workspace_id: int) -> list[dict]:
     for index in range(CHART_HOURS):
         moment = start + timedelta(hours=index)
         key = moment.strftime("%Y-%m-%d %H")
-        hours.append({"label": moment.strftime("%H:00"),
+        hours.append({"label": moment.astimezone(zone).strftime("%H:%M"), "start": moment,
                       **{kind: counts.get((key, kind), 0) for kind in ("delivered", "retrying", "dead")}})
     return hours
 
@@ -131,5 +132,9 @@ def stacked_bars(hours: list[dict], width: int = 720, height: int = 160) -> dict
                              "title": f"{hour['label']}: {hour[name]} {name}"})
     labels = [{"x": round(index * slot + slot / 2, 1), "text": hour["label"]}
               for index, hour in enumerate(hours) if index % 3 == 0]
+    now_x = None
+    if hours and "start" in hours[0]:
+        elapsed_hours = (utcnow() - hours[0]["start"]).total_seconds() / 3600
+        now_x = round(min(max(elapsed_hours * slot, 0), width), 1)
     return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak,
-            "series": SERIES}
+            "series": SERIES, "now_x": now_x}

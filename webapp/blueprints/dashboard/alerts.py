@@ -7,6 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user, login_required
 
 from webapp.blueprints.dashboard import bp
+from webapp.blueprints.date_range import read_date_range
 from webapp.blueprints.navigation import page_number, safe_next
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.extensions import db
@@ -16,7 +17,7 @@ from webapp.services.delivery import pool
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 
 PER_PAGE = 50
-FILTER_NAMES = ("state", "alert_type", "severity", "job", "acknowledged", "since")
+FILTER_NAMES = ("state", "alert_type", "severity", "job", "acknowledged", "since", "until")
 JOB_SUGGESTIONS = 200
 STATE_TABS = (("", "All"), ("firing", "Firing"), ("acknowledged", "Acknowledged"), ("resolved", "Resolved"))
 BULK_ACTIONS = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -31,12 +32,17 @@ def _page_helpers() -> dict:
 def alerts():
     chosen = {name: request.args.get(name, "").strip() for name in FILTER_NAMES}
     error = None
+    date_range = read_date_range(chosen["since"], chosen["until"])
     try:
         filters = alert_service.make_filter(alert_type=chosen["alert_type"], severity=chosen["severity"],
                                             job_slug=chosen["job"], acknowledged=chosen["acknowledged"],
-                                            since=chosen["since"], state=chosen["state"])
+                                            state=chosen["state"])
     except alert_service.InvalidFilter as invalid:
         error, filters = invalid, alert_service.AlertFilter()
+    if date_range.errors and not error:
+        error, filters = " ".join(date_range.errors.values()), alert_service.AlertFilter()
+    elif not error:
+        filters = dataclasses.replace(filters, since=date_range.since, until=date_range.until)
     statement = alert_service.filtered(current_workspace_id(), filters,
                                        unacknowledged_first=filters.state == "firing")
     page = db.paginate(statement, page=page_number(), per_page=PER_PAGE, error_out=False)
@@ -49,7 +55,7 @@ def alerts():
                                    .limit(JOB_SUGGESTIONS)).all()
     return render_template(
         "dashboard/alerts.html", page=page, alerts=items, chosen=chosen, filter_error=error,
-        kept=kept, severities=SEVERITIES, alert_types=alert_service.ALERT_TYPES, job_slugs=job_slugs,
+        kept=kept, date_errors=date_range.errors, severities=SEVERITIES, alert_types=alert_service.ALERT_TYPES, job_slugs=job_slugs,
         state_tabs=STATE_TABS, tab_urls=tab_urls,
         counts=alert_service.state_counts(current_workspace_id(), dataclasses.replace(filters, state=None)),
         deliveries=alert_service.deliveries_by_alert(items), people=alert_service.people(items),

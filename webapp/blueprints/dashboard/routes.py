@@ -9,6 +9,7 @@ from webapp.extensions import db
 from webapp.services import first_run, overview
 from webapp.services.alerting import job_runs
 from webapp.services.delivery.jobs import scheduler_age_seconds
+from webapp.templating import reader_zone
 from webapp.tenancy import current_workspace_id
 
 # Every page that explains how to report a run (overview, Jobs, API keys) renders the same snippets.
@@ -31,7 +32,7 @@ def overview_page():
         "dashboard/overview.html", checklist=checklist,
         test_endpoint=None if checklist.complete else first_run.first_endpoint(workspace_id),
         summary=overview.summary(workspace_id),
-        chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id)),
+        chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id, reader_zone().zone)),
         endpoint_stats=overview.endpoint_stats(workspace_id),
         near_deadline=overview.runs_near_deadline(workspace_id), run_state=job_runs.run_state,
     )

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-from webapp.blueprints.settings import api_keys, audit_log, deliveries, endpoints, invites, rules  # noqa: E402,F401
+from webapp.blueprints.settings import account, api_keys, audit_log, deliveries, endpoints, invites, rules  # noqa: E402,F401

@@ -6,9 +6,10 @@ import sqlalchemy as sa
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, SelectChoice, SelectField, SubmitField
+from wtforms import BooleanField, DateTimeLocalField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Optional
 
+from webapp.blueprints.date_range import DateRange, read_date_range
 from webapp.blueprints.form_errors import flash_errors
 from webapp.blueprints.navigation import row_id_argument
 from webapp.blueprints.settings import bp
@@ -18,6 +19,7 @@ from webapp.models import Delivery, DeliveryAttempt, Endpoint, Rule
 from webapp.services import delivery_hints, delivery_page, history, labels
 from webapp.services import endpoints as endpoint_service
 from webapp.services.delivery import pool, requeue, retry_now
+from webapp.templating import reader_zone
 from webapp.tenancy import current_user_id, current_workspace_id, get_or_404, scoped
 from webapp.timeutil import utcnow
 
@@ -37,12 +39,13 @@ class HistoryFilterForm(FlaskForm):
         SelectChoice(value, history.UI_STATUS_LABELS[value]) for value in history.UI_STATUSES], validators=[Optional()])
     kind = SelectField("Kind", choices=[SelectChoice("", "Alerts and tests"), SelectChoice("real", "Alerts only"),
                                         SelectChoice("test", "Tests only")], validators=[Optional()])
-    since = DateTimeLocalField("Since (UTC)", format=DATETIME_LOCAL, validators=[Optional()])
-    until = DateTimeLocalField("Until (UTC)", format=DATETIME_LOCAL, validators=[Optional()])
+    # Read by the date-range picker (webapp/blueprints/date_range.py) in the reader's zone.
+    since = StringField("Since", validators=[Optional()])
+    until = StringField("Until", validators=[Optional()])
 
 
 class RetryDeadForm(FlaskForm):
-    since = DateTimeLocalField("Dead since (UTC)", format=DATETIME_LOCAL, validators=[DataRequired()],
+    since = DateTimeLocalField("Dead since", format=DATETIME_LOCAL, validators=[DataRequired()],
                                description="Every dead delivery to this endpoint created after this time is queued again.")
     # Set by the button a disabled endpoint shows ("Enable and retry N dead deliveries").
     enable = BooleanField("Enable the endpoint first")
@@ -52,8 +55,11 @@ class RetryDeadForm(FlaskForm):
 def retry_dead_form() -> RetryDeadForm:
     """The form the endpoint page shows, its `since` defaulting to 24 hours ago."""
     form = RetryDeadForm()
+    zone = reader_zone().zone
+    form.since.label.text = f"Dead since (times in {zone.key})"
     if form.since.data is None:
-        form.since.data = (utcnow() - timedelta(hours=24)).replace(tzinfo=None, second=0, microsecond=0)
+        form.since.data = (utcnow() - timedelta(hours=24)).astimezone(zone).replace(tzinfo=None, second=0,
+                                                                                     microsecond=0)
     return form
 
 
@@ -127,17 +133,14 @@ def _filter_choices(form: HistoryFilterForm) -> None:
     form.rule_id.choices = [SelectChoice("", "Any rule")] + [SelectChoice(str(rule.id), rule.name) for rule in rules]
 
 
-def _filters_from(form: HistoryFilterForm) -> history.HistoryFilter:
-    def as_utc(value):
-        return value.replace(tzinfo=UTC) if value else None
-
+def _filters_from(form: HistoryFilterForm, date_range: DateRange) -> history.HistoryFilter:
     return history.HistoryFilter(
         endpoint_id=int(form.endpoint_id.data) if form.endpoint_id.data else None,
         rule_id=int(form.rule_id.data) if form.rule_id.data else None,
         status=form.status.data or None,
         is_test={"real": False, "test": True}.get(form.kind.data or ""),
-        since=as_utc(form.since.data),
-        until=as_utc(form.until.data),
+        since=date_range.since,
+        until=date_range.until,
     )
 
 
@@ -146,13 +149,15 @@ def _filters_from(form: HistoryFilterForm) -> history.HistoryFilter:
 def deliveries():
     form = HistoryFilterForm(formdata=request.args)
     _filter_choices(form)
-    valid = form.validate()
-    filters = _filters_from(form) if valid else history.HistoryFilter()
+    date_range = read_date_range(form.since.data, form.until.data)
+    valid = form.validate() and not date_range.errors
+    filters = _filters_from(form, date_range) if valid else history.HistoryFilter()
     page = history.list_deliveries(current_workspace_id(), filters, limit=PAGE_SIZE,
                                    before=row_id_argument("before"),
                                    after=row_id_argument("after"))
     kept = {name: value for name, value in request.args.items() if name not in ("before", "after") and value}
-    return render_template("settings/deliveries/list.html", form=form, page=page, kept=kept, valid=valid)
+    return render_template("settings/deliveries/list.html", form=form, page=page, kept=kept, valid=valid,
+                           date_errors=date_range.errors)
 
 
 @bp.route("/alerts/deliveries/<int:delivery_id>")
@@ -218,7 +223,7 @@ def retry_dead(endpoint_id: int):
     if not form.validate_on_submit():
         flash_errors(form, "Nothing was retried", "enter the time to retry from")
         return redirect(url_for("settings.endpoint_detail", endpoint_id=endpoint.id))
-    since = form.since.data.replace(tzinfo=UTC)
+    since = form.since.data.replace(tzinfo=reader_zone().zone).astimezone(UTC)
     if not endpoint.is_active and form.enable.data:
         endpoint_service.set_active(endpoint, True, actor=endpoint_service.Actor(current_user_id(), request.remote_addr))
     try:

@@ -52,6 +52,7 @@ class AlertFilter:
     acknowledged: bool | None = None
     since: datetime | None = None
     state: str | None = None
+    until: datetime | None = None
 
 
 def parse_since(text: str) -> datetime:
@@ -129,6 +130,8 @@ def _unordered(workspace_id: int, filters: AlertFilter) -> sa.Select:
         statement = statement.where(Alert.acknowledged_at.is_(None))
     if filters.since:
         statement = statement.where(Alert.created_at >= filters.since)
+    if filters.until:
+        statement = statement.where(Alert.created_at <= filters.until)
     return statement
 
 
