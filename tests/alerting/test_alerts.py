@@ -84,7 +84,7 @@ def test_a_failing_delivery_shows_dead_when_its_attempts_are_used_up(client, api
     db.session.expire_all()
     alert = db.session.scalar(sa.select(Alert))
     row = alert_row(client.get("/alerts").get_data(as_text=True), alert.id)
-    assert 'data-delivery-status="dead"' in row and "Closed port: dead" in row
+    assert 'data-delivery-status="dead"' in row and "Closed port: failed" in row
 
 
 def test_alert_without_endpoint_says_it_was_not_sent(client, api, db):

@@ -18,6 +18,8 @@ MAX_OFFSET = 1_000_000
 
 @bp.errorhandler(alert_service.AlertResolved)
 def alert_resolved(error: alert_service.AlertResolved):
+    # The refused UPDATE took SQLite's write lock: end its transaction now, not at the request's end.
+    db.session.rollback()
     return json_error(409, "conflict", str(error))
 
 
