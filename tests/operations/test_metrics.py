@@ -133,7 +133,7 @@ def test_a_retry_counts_its_attempt_but_not_a_second_first_attempt(app, db, clie
 
 
 def test_a_test_send_counts_in_metrics_and_endpoint_health_like_a_real_attempt(app, db, client, receiver):
-    """*Send test alert* takes the engine's own path: its attempt moves the same counters as a
+    """*Send test alert* takes the engine's own path: its attempt moves the same attempt counters as a
     real delivery's, and it starts and ends the endpoint's failure streak like one."""
     workspace = make_workspace()
     real, _ = make_endpoint(workspace, receiver.url(), timeout_seconds=2, name="real")
@@ -150,9 +150,11 @@ def test_a_test_send_counts_in_metrics_and_endpoint_health_like_a_real_attempt(a
 
     assert (result.outcome, result.status) == ("server_error", 500)
     for name, labels in (("tocsin_delivery_attempts_total", {"outcome": "server_error"}),
-                         ("tocsin_deliveries_finished_total", {"status": "dead"}),
                          ("tocsin_delivery_attempt_seconds_count", {})):
         assert moved(before, after_real, name, **labels) == moved(after_real, after_test, name, **labels) == 1, name
+    # A failed test send is never a dead delivery, in the metrics as on the pages.
+    assert moved(before, after_real, "tocsin_deliveries_finished_total", status="dead") == 1
+    assert moved(after_real, after_test, "tocsin_deliveries_finished_total", status="dead") == 0
     db.session.expire_all()
     assert db.session.get(Endpoint, real.id).failing_since is not None
     assert db.session.get(Endpoint, tested.id).failing_since is not None  # a failure streak, as for the real one
