@@ -219,3 +219,81 @@
     rewrite();
   }
 })();
+// == layout ==
+// The header's Menu button (under 760 px the navigation folds behind it) and the theme toggle
+// (dark or light, remembered in localStorage; static/theme.js applies it before the page draws).
+(function () {
+  "use strict";
+
+  function menuButton() {
+    var button = document.querySelector(".menu-button");
+    var header = document.querySelector(".topbar");
+    if (!button || !header) { return; }
+    button.hidden = false;
+    header.classList.add("menu-ready");
+    function setOpen(open) {
+      header.classList.toggle("menu-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    button.addEventListener("click", function () {
+      setOpen(button.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        button.focus();
+      }
+    });
+  }
+
+  function prefersDark() {
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+
+  function effectiveTheme() {
+    var chosen = document.documentElement.getAttribute("data-theme");
+    return chosen || (prefersDark() ? "dark" : "light");
+  }
+
+  function themeToggle() {
+    var button = document.querySelector("[data-theme-toggle]");
+    if (!button) { return; }
+    function show() {
+      var dark = effectiveTheme() === "dark";
+      button.setAttribute("aria-pressed", dark ? "true" : "false");
+      button.textContent = "Dark mode";
+      button.title = dark ? "Dark mode is on: switch to light" : "Dark mode is off: switch to dark";
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var next = effectiveTheme() === "dark" ? "light" : "dark";
+      document.documentElement.setAttribute("data-theme", next);
+      try { window.localStorage.setItem("tocsin-theme", next); } catch (error) { /* kept for this page only */ }
+      show();
+    });
+    show();
+  }
+
+  menuButton();
+  themeToggle();
+})();
+
+// == tables ==
+// Label each cell with its column's heading, so that on a phone the stylesheet can show each
+// row as a card (`table.stacked`); without JavaScript a wide table scrolls inside its own box.
+(function () {
+  "use strict";
+  document.querySelectorAll("table").forEach(function (table) {
+    var headings = table.querySelectorAll("thead tr:first-child th");
+    if (!headings.length || table.classList.contains("no-stack")) { return; }
+    var labels = Array.prototype.map.call(headings, function (th) { return th.textContent.trim(); });
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      var column = 0;
+      Array.prototype.forEach.call(row.children, function (cell) {
+        if (!cell.hasAttribute("data-label")) { cell.setAttribute("data-label", labels[column] || ""); }
+        column += cell.colSpan || 1;
+      });
+    });
+    table.classList.add("stacked");
+  });
+})();

@@ -88,6 +88,8 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from webapp.blueprints.site_navigation import navigation_globals
     from webapp.templating import register
 
     register(app)
+    app.context_processor(navigation_globals)

@@ -28,7 +28,7 @@ def create_api_key(page) -> str:
 
 def create_endpoint(page, url) -> str:
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Endpoints").click()
-    page.get_by_role("link", name="Add endpoint").click()
+    page.get_by_role("link", name="New endpoint").click()
     page.get_by_label("Name").fill("Ops webhook")
     page.get_by_label("URL").fill(url)
     page.get_by_role("button", name="Create endpoint").click()

@@ -21,7 +21,7 @@ def test_create_an_endpoint_and_send_a_test_alert_that_arrives_signed(live_serve
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Endpoints").click()
     expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
-    page.get_by_role("link", name="Add endpoint").click()
+    page.get_by_role("link", name="New endpoint").click()
     page.get_by_label("Name").fill("Loopback receiver")
     page.get_by_label("URL").fill(receiver.url("/tocsin"))
     page.get_by_label("Custom headers").fill("X-Team: ops")

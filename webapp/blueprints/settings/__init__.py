@@ -2,4 +2,5 @@ from flask import Blueprint
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
-from webapp.blueprints.settings import account, api_keys, audit_log, deliveries, endpoints, invites, rules  # noqa: E402,F401
+from webapp.blueprints.settings import (  # noqa: E402,F401
+    account, api_keys, audit_log, deliveries, endpoints, invites, landing, rules)
