@@ -42,3 +42,23 @@ def test_the_template_box_shows_only_for_the_template_format(live_server, page, 
     expect(page.get_by_label("Template", exact=True)).to_have_value(TEMPLATE)
     page.get_by_label("Payload format").select_option("json")
     expect(page.get_by_label("Template", exact=True)).to_be_hidden()
+
+
+
+def test_a_format_box_with_an_error_stays_in_view_after_switching_to_another_format(live_server, page, receiver):
+    """An ntfy access token mistyped, then the JSON format chosen: the refused page shows the token's
+    box and its error (the format script alone would hide the box for JSON): the person sees what to fix."""
+    sign_up_in_browser(page, live_server.url)
+    page.goto(live_server.url + "/settings/alerts/endpoints/new")
+    page.get_by_label("Payload format").select_option("ntfy")
+    page.get_by_label("Access token").fill("tk_with a space")
+    page.get_by_label("Payload format").select_option("json")
+    expect(page.get_by_label("Access token")).to_be_hidden()
+    page.get_by_label("Name").fill("Mistyped")
+    page.get_by_label("URL").fill(receiver.url("/mistyped"))
+    page.get_by_role("button", name="Create endpoint").click()
+
+    expect(page.get_by_role("heading", name="New endpoint")).to_be_visible()
+    expect(page.get_by_label("Access token")).to_be_visible()
+    expect(page.locator(".field.has-error", has=page.get_by_label("Access token"))).to_contain_text("no spaces")
+    expect(page.get_by_label("Template", exact=True)).to_be_hidden()

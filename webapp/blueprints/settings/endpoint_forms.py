@@ -1,5 +1,6 @@
 """Forms of the endpoint pages. They only parse what a browser sends (e.g. the headers textarea);
-the rules themselves live in services/endpoints.py so the API applies the very same ones."""
+the rules themselves live in services/endpoints.py so the API applies the very same ones, and a
+faulty submit asks that service too, so every field's error shows in one response."""
 from flask_wtf import FlaskForm
 from wtforms import (
     IntegerField,
