@@ -297,3 +297,16 @@
     table.classList.add("stacked");
   });
 })();
+
+// == forms ==
+// Endpoint form: a format-specific box (the template, a credential) that holds an error stays in
+// view, whatever the format: the person must see what to fix. endpointFormatFields above does the
+// toggling when the format changes; this runs after it on load.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form.endpoint-form [data-for-format]").forEach(function (block) {
+      if (block.querySelector(".has-error")) { block.hidden = false; }
+    });
+  });
+})();

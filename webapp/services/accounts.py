@@ -18,6 +18,7 @@ from webapp.timeutil import utcnow
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
+PASSWORD_RULE = f"At least {MIN_PASSWORD_LENGTH} characters (at most {MAX_PASSWORD_LENGTH})."  # shown by every new-password field
 API_KEY_PREFIX = "tk_"
 
 

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from webapp.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from webapp.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PASSWORD_RULE
 
 
 def _strip(value: str | None) -> str | None:
@@ -14,7 +14,7 @@ def _strip(value: str | None) -> str | None:
 class SignupForm(FlaskForm):
     email = EmailField("Email", filters=[_strip],
                        validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
-    password = PasswordField("Password", validators=[
+    password = PasswordField("Password", description=PASSWORD_RULE, validators=[
         DataRequired(),
         Length(min=MIN_PASSWORD_LENGTH, message=f"The password must be at least {MIN_PASSWORD_LENGTH} characters."),
         Length(max=MAX_PASSWORD_LENGTH, message=f"The password must be at most {MAX_PASSWORD_LENGTH} characters."),

@@ -1,5 +1,6 @@
 """Forms of the endpoint pages. They only parse what a browser sends (e.g. the headers textarea);
-the rules themselves live in services/endpoints.py so the API applies the very same ones."""
+the rules themselves live in services/endpoints.py so the API applies the very same ones, and a
+faulty submit asks that service too, so every field's error shows in one response."""
 from flask_wtf import FlaskForm
 from wtforms import (
     IntegerField,
@@ -13,10 +14,12 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from webapp.blueprints.form_errors import show_errors
 from webapp.models import DEFAULT_MAX_ATTEMPTS
 from webapp.services import formats, signing
 from webapp.services.delivery import retry_policy
 from webapp.services.endpoints import InvalidEndpoint, delivery_policy
+from webapp.services.endpoints import validate as validate_endpoint
 from webapp.services.endpoints.urls import shown_url
 from webapp.services.signing import hmac_hex, timestamped_hmac
 
@@ -115,26 +118,50 @@ class EndpointForm(FlaskForm):
     submit = SubmitField("Create endpoint")
     unsigned_formats = signing.UNSIGNED_FORMATS  # the form's script proposes scheme none for these
 
-    def data_for_service(self, *, editing: bool) -> dict:
-        """The fields as services/endpoints.py expects them; header syntax errors land on the field."""
+    def checked_data(self, endpoint=None) -> dict | None:
+        """On a submit with no mistake, the fields as services/endpoints expects them; else None,
+        with every mistake of the submit next to its field at once: the form's own checks, the
+        parsing of the headers and delays, and the service's rules for the fields that passed
+        those (three mistakes take one submit, not three). A failed CSRF check goes no further."""
+        if not self.is_submitted():
+            return None
+        form_valid = self.validate()
+        if "csrf_token" in self.errors:
+            return None
+        data, errors = self.data_for_service(editing=endpoint is not None)
+        if form_valid and not errors:
+            return data
+        failed = {name for name, messages in self.errors.items() if messages} | set(errors)
+        try:
+            validate_endpoint({name: value for name, value in data.items() if name not in failed}, endpoint)
+        except InvalidEndpoint as error:
+            errors.update({name: message for name, message in error.fields.items() if name not in failed})
+        show_errors(self, errors)
+        return None
+
+    def data_for_service(self, *, editing: bool) -> tuple[dict, dict[str, str]]:
+        """The fields as services/endpoints expects them, and the syntax errors of the headers and
+        delays ({field: message}; such a field is left out of the data)."""
         data = {"name": self.name.data or "", "url": self.url.data or "", "format": self.format.data,
                 "template": self.template.data or None, "timeout_seconds": self.timeout_seconds.data}
+        errors: dict[str, str] = {}
         for credential in (self.routing_key, self.access_token):  # empty: none yet, or keep the stored one
             if credential.data:
                 data[credential.name] = credential.data
         data.update(self.signature_data())
-        data.update(self._policy_data())
+        data.update(self._policy_data(errors))
         if editing and not data["url"].strip():
             del data["url"]  # blank on edit: keep the stored URL
         try:
             data["headers"] = parse_header_lines(self.headers.data, keep_blank_values=editing)
         except HeaderLinesError as error:
-            raise InvalidEndpoint({"headers": str(error)}) from None
-        return data
+            errors["headers"] = str(error)
+        return data, errors
 
-    def _policy_data(self) -> dict:
-        """The retry policy as the service takes it: a preset's delays or the parsed custom list.
-        Only the fields the browser sent (a blank history limit is sent: "by age only")."""
+    def _policy_data(self, errors: dict[str, str]) -> dict:
+        """The retry policy as the service takes it: a preset's delays or the parsed custom list
+        (its syntax error goes into `errors`). Only the fields the browser sent (a blank history
+        limit is sent: "by age only")."""
         data = {name: getattr(self, name).data for name in ("max_attempts", "history_limit")
                 if getattr(self, name).raw_data}
         if not self.retry_policy.raw_data:
@@ -143,7 +170,7 @@ class EndpointForm(FlaskForm):
             try:
                 data["retry_delays_seconds"] = delivery_policy.parse_delays(self.retry_delays_seconds.data)
             except ValueError as error:
-                raise InvalidEndpoint({"retry_delays_seconds": str(error)}) from None
+                errors["retry_delays_seconds"] = str(error)
         else:
             preset = retry_policy.PRESETS.get(self.retry_policy.data)
             data["retry_delays_seconds"] = list(preset) if preset is not None else None
@@ -174,11 +201,11 @@ class NewEndpointForm(EndpointForm):
                                      "followed by base64 of 24–64 bytes; for the hex schemes, any 16–256 printable "
                                      "characters (e.g. your receiver's 64-hex secret).")
 
-    def data_for_service(self, *, editing: bool = False) -> dict:
-        data = super().data_for_service(editing=False)
+    def data_for_service(self, *, editing: bool = False) -> tuple[dict, dict[str, str]]:
+        data, errors = super().data_for_service(editing=False)
         if self.secret.data:
             data["secret"] = self.secret.data
-        return data
+        return data, errors
 
 
 class _WithoutUrl:

@@ -63,9 +63,9 @@ def endpoints():
 @login_required
 def new_endpoint():
     form, preview = NewEndpointForm(), None
-    if form.validate_on_submit():
+    data = form.checked_data()
+    if data is not None:
         try:
-            data = form.data_for_service()
             if form.preview.data:
                 preview = service.preview(current_workspace_id(), data)
             else:
@@ -109,9 +109,9 @@ def edit_endpoint(endpoint_id: int):
     form, preview = EditEndpointForm(obj=endpoint), None
     if request.method == "GET":
         form.headers.data = header_lines(endpoint.headers_encrypted or {})
-    if form.validate_on_submit():
+    data = form.checked_data(endpoint)
+    if data is not None:
         try:
-            data = form.data_for_service(editing=True)
             if form.preview.data:
                 preview = service.preview(current_workspace_id(), data)
             else:
