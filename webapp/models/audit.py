@@ -19,6 +19,11 @@ class AuditEvent(db.Model):
     object_type: Mapped[str] = mapped_column(sa.String(32))
     object_id: Mapped[str | None] = mapped_column(sa.String(64))
     summary: Mapped[str] = mapped_column(sa.String(500), default="")
+    # An edit's fields as {name: [old, new]}, or {name: "changed"} for a secret (never its value);
+    # None for events that change no fields, and for edits recorded before 0016.
+    changes: Mapped[dict | None] = mapped_column(sa.JSON)
+    # The object's name when the event was recorded, shown once the object itself is gone.
+    object_name: Mapped[str | None] = mapped_column(sa.String(200))
     client_ip: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
