@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from tests.support.accounts import PASSWORD, AuthActions
 from tests.support.factories import saved_endpoint, saved_rule, workspace_id_of
 from webapp.blueprints.settings.audit_log import EVENTS_PER_PAGE
-from webapp.models import AuditEvent, User
+from webapp.models import ApiKey, AuditEvent, User
 from webapp.services import audit, invites
 
 MEMBER = "member@example.com"
@@ -133,6 +133,20 @@ def test_a_bad_filter_is_explained_and_ignored_not_a_500(client, workspace_id, q
     assert words in html
     assert "Some filters are not valid and were ignored" in html
     assert "user.signup" in actions_on_page(html)
+
+
+def test_changes_made_with_an_api_key_name_the_key_and_can_be_filtered_by_it(api, client, db):
+    created = api.post("/endpoints", json={"name": "Ops hook", "url": "http://127.0.0.1:9/hook"}).get_json()
+    key_id = db.session.scalar(sa.select(ApiKey.id))
+    client.post(f"/settings/alerts/endpoints/{created['id']}/disable")  # on the page, not with the key
+
+    everything = client.get("/settings/audit-log").get_data(as_text=True)
+    by_key = client.get(f"/settings/audit-log?actor=key:{key_id}").get_data(as_text=True)
+
+    assert f'<option value="key:{key_id}">API key “test key” (' in everything
+    assert "via API key “test key”" in everything
+    assert actions_on_page(by_key) == ["endpoint.create"]
+    assert set(actions_on_page(everything)) >= {"endpoint.create", "endpoint.disable", "api_key.create"}
 
 
 def test_another_workspaces_user_is_not_an_actor_here(app, client, db, workspace_id):

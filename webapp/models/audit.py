@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.accounts import User
+from webapp.models.accounts import ApiKey, User
 from webapp.timeutil import UTCDateTime, utcnow
 
 
@@ -15,6 +15,8 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    # The API key a request through /api/v1 came with (`user_id` is then the key's creator).
+    api_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_key.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(sa.String(64))
     object_type: Mapped[str] = mapped_column(sa.String(32))
     object_id: Mapped[str | None] = mapped_column(sa.String(64))
@@ -28,3 +30,4 @@ class AuditEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User | None] = relationship(lazy="joined")
+    api_key: Mapped[ApiKey | None] = relationship(lazy="joined")

@@ -1,4 +1,6 @@
 """The one helper that writes audit events, and the one shape of an edit's changes."""
+from flask import g, has_request_context
+
 from webapp.extensions import db
 from webapp.models import AuditEvent
 
@@ -10,10 +12,12 @@ def record(*, workspace_id: int, user_id: int | None, action: str, object_type: 
            object_id=None, summary: str = "", client_ip: str | None = None,
            changes: dict | None = None, object_name: str | None = None) -> AuditEvent:
     """Add an audit event to the current transaction; the caller commits with its change.
-    `changes` is {field: [old, new]} (build it with `change`/`secret_change`)."""
+    `changes` is {field: [old, new]} (build it with `change`/`secret_change`). In a request made
+    with an API key (see blueprints/api), the event names that key too."""
     event = AuditEvent(
         workspace_id=workspace_id,
         user_id=user_id,
+        api_key_id=g.get("api_key_id") if has_request_context() else None,
         action=action,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),

@@ -30,21 +30,31 @@ def object_type_label(object_type: str) -> str:
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """None means "any". `actor` is a user id, or SYSTEM_ACTOR."""
+    """None means "any". `actor` is what the actor select sent: a user id, `key:<id>` (one API
+    key), or SYSTEM_ACTOR; check it is one `actor_choices` offers first."""
 
-    actor: int | str | None = None
+    actor: str | None = None
     object_type: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
 
+API_KEY_ACTOR_PREFIX = "key:"
+
+
+def _actor_condition(actor: str):
+    if actor == SYSTEM_ACTOR:
+        return AuditEvent.user_id.is_(None)
+    if actor.startswith(API_KEY_ACTOR_PREFIX):
+        return AuditEvent.api_key_id == int(actor.removeprefix(API_KEY_ACTOR_PREFIX))
+    return AuditEvent.user_id == int(actor)
+
+
 def filtered(workspace_id: int, filters: AuditFilter) -> sa.Select:
     """`select(AuditEvent)` of one workspace with the filters, newest first."""
     statement = sa.select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
-    if filters.actor == SYSTEM_ACTOR:
-        statement = statement.where(AuditEvent.user_id.is_(None))
-    elif filters.actor is not None:
-        statement = statement.where(AuditEvent.user_id == filters.actor)
+    if filters.actor:
+        statement = statement.where(_actor_condition(filters.actor))
     if filters.object_type:
         statement = statement.where(AuditEvent.object_type == filters.object_type)
     if filters.since:
@@ -54,17 +64,25 @@ def filtered(workspace_id: int, filters: AuditFilter) -> sa.Select:
     return statement.order_by(AuditEvent.id.desc())
 
 
+def api_key_words(api_key: ApiKey) -> str:
+    return f"API key “{api_key.name}” ({api_key.prefix}…)"
+
+
 def actor_choices(workspace_id: int) -> list[tuple[str, str]]:
-    """(value, label) of everyone who appears in the workspace's log, by email, then Tocsin itself
-    when it recorded events of its own (an endpoint disabled after failures)."""
+    """(value, label) of everyone who appears in the workspace's log, by email; then each API key
+    that made changes through /api/v1; then Tocsin itself when it recorded events of its own (an
+    endpoint disabled after failures)."""
+    in_log = sa.select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
     people = db.session.execute(
-        sa.select(User.id, User.email).where(User.id.in_(
-            sa.select(AuditEvent.user_id).where(AuditEvent.workspace_id == workspace_id).distinct()))
+        sa.select(User.id, User.email).where(User.id.in_(in_log.with_only_columns(AuditEvent.user_id).distinct()))
         .order_by(User.email)).all()
+    keys = db.session.scalars(
+        sa.select(ApiKey).where(ApiKey.workspace_id == workspace_id,
+                                ApiKey.id.in_(in_log.with_only_columns(AuditEvent.api_key_id).distinct()))
+        .order_by(ApiKey.name, ApiKey.id)).all()
     choices = [(str(person.id), person.email) for person in people]
-    automatic = db.session.scalar(sa.select(AuditEvent.id).where(AuditEvent.workspace_id == workspace_id,
-                                                                 AuditEvent.user_id.is_(None)).limit(1))
-    if automatic is not None:
+    choices += [(f"{API_KEY_ACTOR_PREFIX}{key.id}", api_key_words(key)) for key in keys]
+    if db.session.scalar(in_log.with_only_columns(AuditEvent.id).where(AuditEvent.user_id.is_(None)).limit(1)):
         choices.append((SYSTEM_ACTOR, SYSTEM_ACTOR_LABEL))
     return choices
 

@@ -48,10 +48,8 @@ def _filter_form(workspace_id: int) -> AuditFilterForm:
 
 
 def _filters_from(form: AuditFilterForm, date_range) -> audit_log_service.AuditFilter:
-    actor = form.actor.data or None
-    return audit_log_service.AuditFilter(actor=int(actor) if actor and actor.isdigit() else actor,
-                                 object_type=form.object_type.data or None,
-                                 since=date_range.since, until=date_range.until)
+    return audit_log_service.AuditFilter(actor=form.actor.data or None, object_type=form.object_type.data or None,
+                                         since=date_range.since, until=date_range.until)
 
 
 @bp.route("/audit-log")
@@ -70,4 +68,5 @@ def audit_log():
                            valid=valid, date_errors=date_range.errors,
                            objects=audit_log_service.object_refs(workspace_id, events),
                            changes=audit_log_service.change_lines(workspace_id, events),
-                           type_label=audit_log_service.object_type_label)
+                           type_label=audit_log_service.object_type_label,
+                           api_key_words=audit_log_service.api_key_words)
