@@ -171,7 +171,8 @@ def _row_id(object_id: str | None) -> int | None:
 
 
 def _gone(event: AuditEvent) -> ObjectRef:
-    return ObjectRef(f"{event.object_name or '#' + event.object_id} (deleted)", exists=False)
+    words = "no longer a member" if event.object_type == "user" else "deleted"
+    return ObjectRef(f"{event.object_name or '#' + event.object_id} ({words})", exists=False)
 
 
 def object_refs(workspace_id: int, events: list[AuditEvent]) -> dict[int, ObjectRef | None]:
