@@ -203,9 +203,11 @@ def _endpoints(workspace_id: int, ids: list[int]) -> list[Endpoint]:
     return [by_id[endpoint_id] for endpoint_id in ids if endpoint_id in by_id]
 
 
-def _audit(rule: Rule, user_id: int | None, client_ip: str | None, action: str, summary: str) -> None:
+def _audit(rule: Rule, user_id: int | None, client_ip: str | None, action: str, summary: str,
+           changes: dict | None = None) -> None:
     audit.record(workspace_id=rule.workspace_id, user_id=user_id, action=f"rule.{action}",
-                 object_type="rule", object_id=rule.id, summary=summary, client_ip=client_ip)
+                 object_type="rule", object_id=rule.id, summary=summary, client_ip=client_ip,
+                 changes=changes, object_name=rule.name)
 
 
 def create_rule(workspace_id: int, data: dict, *, user_id: int | None = None,
@@ -232,19 +234,23 @@ def update_rule(rule: Rule, changes: dict, *, user_id: int | None = None,
     merged = {**as_input(rule), **changes}
     required = bool(live_endpoint_ids(rule))
     cleaned = validate(rule.workspace_id, merged, endpoints_required=required)
-    changed = []
+    changed, recorded = [], {}
     for name in FIELDS:
         if name == "endpoint_ids":
-            if set(cleaned[name]) != set(live_endpoint_ids(rule)):
+            before = live_endpoint_ids(rule)
+            if set(cleaned[name]) != set(before):
                 rule.endpoints = _endpoints(rule.workspace_id, cleaned[name])
                 changed.append(name)
+                recorded[name] = audit.change(sorted(before), sorted(cleaned[name]))
         elif getattr(rule, name) != cleaned[name]:
+            recorded[name] = audit.change(getattr(rule, name), cleaned[name])
             setattr(rule, name, cleaned[name])
             changed.append(name)
     if changed:
         rule.updated_at = utcnow()
         db.session.flush()
-        _audit(rule, user_id, client_ip, "update", f"changed {', '.join(changed)} of rule {rule.name!r}")
+        _audit(rule, user_id, client_ip, "update", f"changed {', '.join(changed)} of rule {rule.name!r}",
+               changes=recorded)
     return changed
 
 

@@ -29,9 +29,14 @@ class Actor:
     client_ip: str | None = None
 
 
-def _audit(endpoint: Endpoint, actor: Actor, action: str, summary: str) -> None:
+# Credentials: an edit records that they changed, never their values (the URL is one too).
+SECRET_FIELDS = ("url", "headers", *credentials.FIELDS)
+
+
+def _audit(endpoint: Endpoint, actor: Actor, action: str, summary: str, changes: dict | None = None) -> None:
     audit.record(workspace_id=endpoint.workspace_id, user_id=actor.user_id, action=f"endpoint.{action}",
-                 object_type="endpoint", object_id=endpoint.id, summary=summary, client_ip=actor.client_ip)
+                 object_type="endpoint", object_id=endpoint.id, summary=summary, client_ip=actor.client_ip,
+                 changes=changes, object_name=endpoint.name)
 
 
 # --- life cycle ------------------------------------------------------------------------------
@@ -70,10 +75,12 @@ class Changes(list):
 def update_endpoint(endpoint: Endpoint, data: dict, *, actor: Actor = Actor()) -> Changes:
     """Apply the given fields; returns the names of those that changed (audited, never values of secrets)."""
     cleaned = validate(dict(data), endpoint)
-    changed, previous_scheme = Changes(), endpoint.signature_scheme
+    changed, previous_scheme, recorded = Changes(), endpoint.signature_scheme, {}
     for name in EDITABLE_FIELDS:
         if name not in cleaned:
             continue
+        recorded[name] = audit.secret_change() if name in SECRET_FIELDS else audit.change(getattr(endpoint, name),
+                                                                                           cleaned[name])
         if name == "headers":
             if _same_headers(endpoint, cleaned["headers"]):
                 continue
@@ -91,7 +98,8 @@ def update_endpoint(endpoint: Endpoint, data: dict, *, actor: Actor = Actor()) -
     if changed:
         endpoint.updated_at = utcnow()
         _audit(endpoint, actor, "update", f"changed {', '.join(changed)} of endpoint {endpoint.name!r}"
-               + ("; a new signing secret was made for the new scheme" if changed.new_secret else ""))
+               + ("; a new signing secret was made for the new scheme" if changed.new_secret else ""),
+               changes={name: recorded[name] for name in changed})
     return changed
 
 
