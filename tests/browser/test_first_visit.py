@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.accounts import PASSWORD
+from tests.support.browser import open_settings
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_sign_up_create_an_api_key_once_log_out_and_log_in_again(live_server, pa
     expect(page).to_have_url(live_server.url + "/overview")
     expect(page.get_by_text("owner@example.com")).to_be_visible()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
+    open_settings(page, "API keys")
     expect(page.get_by_role("heading", name="API keys")).to_be_visible()
     page.get_by_label("Key name").fill("nightly backup")
     page.get_by_role("button", name="Create API key").click()

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.accounts import PASSWORD
-from tests.support.browser import sign_up_in_browser
+from tests.support.browser import open_settings, sign_up_in_browser
 from tests.support.factories import job_of, workspace_id_of
 from webapp.extensions import db
 
@@ -31,7 +31,7 @@ def test_an_invite_link_copied_from_the_page_signs_a_colleague_up_into_the_works
     job_of(workspace_id_of(), "billing-nightly")
     db.session.commit()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Invites").click()
+    open_settings(page, "Invites")
     expect(page.get_by_role("heading", name="Invites")).to_be_visible()
     page.get_by_label("Email").fill("colleague@example.com")
     page.get_by_role("button", name="Create invite link").click()

@@ -8,7 +8,7 @@ import requests
 from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
-from tests.support.browser import sign_up_in_browser
+from tests.support.browser import open_settings, sign_up_in_browser
 from webapp.services.delivery import pool
 
 
@@ -18,7 +18,7 @@ def app_config():
 
 
 def create_api_key(page) -> str:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="API keys").click()
+    open_settings(page, "API keys")
     page.get_by_label("Key name").fill("nightly cron")
     page.get_by_role("button", name="Create API key").click()
     key = page.locator("#new-api-key")
@@ -27,7 +27,7 @@ def create_api_key(page) -> str:
 
 
 def create_endpoint(page, url) -> str:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Endpoints").click()
+    open_settings(page, "Endpoints")
     page.get_by_role("link", name="New endpoint").click()
     page.get_by_label("Name").fill("Ops webhook")
     page.get_by_label("URL").fill(url)
@@ -63,7 +63,7 @@ def test_failed_run_reported_through_the_api_shows_as_a_delivered_alert_and_is_a
     key = create_api_key(page)
     secret = create_endpoint(page, receiver.url("/tocsin"))
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Rules").click()
+    open_settings(page, "Rules")
     expect(page.get_by_text("No rules yet")).to_be_visible()
     page.get_by_role("link", name="New rule").click()
     page.get_by_label("Name").fill("Nightly jobs failing")

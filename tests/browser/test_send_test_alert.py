@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
-from tests.support.browser import sign_up_in_browser
+from tests.support.browser import open_settings, sign_up_in_browser
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def test_create_an_endpoint_and_send_a_test_alert_that_arrives_signed(live_serve
     receiver.respond(200, body='{"received": "yes, thanks"}')
     sign_up_in_browser(page, live_server.url)
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Endpoints").click()
+    open_settings(page, "Endpoints")
     expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
     page.get_by_role("link", name="New endpoint").click()
     page.get_by_label("Name").fill("Loopback receiver")

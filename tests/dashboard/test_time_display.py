@@ -198,5 +198,5 @@ def test_overview_chart_names_its_zone_and_marks_now(client, api, db):
     assert "hours in Asia/Kolkata" in html
     now_x = float(re.search(r'class="chart-now" data-now-x="([\d.]+)"', html).group(1))
     assert 690 <= now_x <= 720  # inside the last hour's slot of the 720-wide chart
-    labels = re.findall(r'text-anchor="middle" fill="#667085">(\d\d:\d\d)</text>', html)
+    labels = re.findall(r'text-anchor="middle" class="chart-label">(\d\d:\d\d)</text>', html)
     assert labels and all(label.endswith(":30") for label in labels)  # UTC hours seen from UTC+05:30
