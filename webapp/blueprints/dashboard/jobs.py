@@ -41,11 +41,13 @@ def _strip_label(runs, now) -> str:
 def _helpers(now) -> dict:
     return {"strip_label": lambda runs: _strip_label(runs, now), "run_state": lambda run: jobs_service.run_state(run, now), "state_class": jobs_service.state_class,
             "format_duration": format_duration, "schedule_words": schedule_words, "now": now,
-            "preview": lambda job: _preview(job, now), "pretty_json": _pretty_json}
+            "preview": lambda job: _preview(job, now)}
 
 
-def _pretty_json(value) -> str:
-    """Run metadata as people read it: indented, non-ASCII as itself (the template escapes it)."""
+@bp.app_template_filter("metadata_json")
+def metadata_json(value) -> str:
+    """Run metadata as people read it (job page, alert page): indented, non-ASCII as itself and,
+    unlike `tojson`, `<` as `<` (autoescaping makes it safe)."""
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
