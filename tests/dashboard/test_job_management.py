@@ -210,6 +210,7 @@ def test_deleting_through_the_api_answers_204_and_a_new_report_creates_the_job_a
     assert (job["name"], job["schedule"], job["status"]) == ("nightly-report", None, "up")
     assert [run["message"] for run in api.get("/runs?job=nightly-report").get_json()["items"]] == ["after"]
     assert again["job"] == "nightly-report"
+    assert audit_summaries(db, "job.delete") == ["Job nightly-report deleted with 1 run and 0 alerts"]
     assert audit_summaries(db, "job.create")[-1] == "Job nightly-report created by its first run report"
 
 
