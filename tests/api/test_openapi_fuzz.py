@@ -54,7 +54,7 @@ turns = itertools.count()
 
 def _seed_rows(api, receiver) -> dict:
     """An endpoint (the loopback receiver), a rule, a running run and a failed one whose alert
-    was delivered; one more endpoint and rule for the DELETEs."""
+    was delivered; one more endpoint, rule and job for the DELETEs."""
     def created(path, body):
         response = api.post(path, json=body)
         assert response.status_code in (200, 201), response.get_json()
@@ -66,12 +66,13 @@ def _seed_rows(api, receiver) -> dict:
     doomed_rule = created("/rules", {"name": "doomed", "event": "run_failed", "endpoint_ids": [endpoint["id"]]})
     created("/runs", {"job": "nightly", "status": "failed", "external_id": "fuzz-1"})
     running = created("/runs", {"job": "nightly", "external_id": "fuzz-2"})
+    doomed_job = created("/jobs", {"slug": "doomed"})
     receiver.wait_for(1)
     alert = api.get("/alerts").get_json()["items"][0]
     return {
         "endpoint_id": endpoint["id"], "rule_id": rule["id"], "run_id": running["id"], "alert_id": alert["id"],
         "delivery_id": alert["deliveries"][0]["id"], "slug": "nightly", "url": receiver.url(),
-        "doomed": {"endpoint_id": doomed_endpoint["id"], "rule_id": doomed_rule["id"]},
+        "doomed": {"endpoint_id": doomed_endpoint["id"], "rule_id": doomed_rule["id"], "slug": doomed_job["slug"]},
     }
 
 

@@ -1,5 +1,6 @@
-"""/api/v1/jobs: list, create (before a first run), read and change a job's name, schedule,
-grace and pause. One serialiser for list and detail."""
+"""/api/v1/jobs: list (searchable with `q`), create (before a first run), read, change a job's
+name, schedule, grace and pause, and delete it with its runs and alerts. One serialiser for list
+and detail."""
 from flask import jsonify, request
 
 from webapp.blueprints.api import bp
@@ -7,7 +8,7 @@ from webapp.blueprints.api.pagination import keyset_page
 from webapp.blueprints.api.validation import json_body
 from webapp.errors import ApiError, json_error
 from webapp.models import Job
-from webapp.services.alerting import job_runs, job_status
+from webapp.services.alerting import job_deletion, job_list, job_runs, job_status
 from webapp.services.alerting import jobs as job_service
 from webapp.tenancy import current_user_id, current_workspace_id, scoped
 from webapp.timeutil import isoformat, utcnow
@@ -20,6 +21,11 @@ def invalid_job(error: job_service.InvalidJob):
 
 @bp.errorhandler(job_service.JobExists)
 def job_exists(error: job_service.JobExists):
+    return json_error(409, "conflict", str(error))
+
+
+@bp.errorhandler(job_deletion.JobInUse)
+def job_in_use(error: job_deletion.JobInUse):
     return json_error(409, "conflict", str(error))
 
 
@@ -55,7 +61,10 @@ def _job_or_404(slug: str) -> Job:
 
 @bp.get("/jobs")
 def list_jobs():
-    return jsonify(keyset_page(scoped(Job), Job, jobs_json))
+    statement = scoped(Job)
+    if query := job_list.search_text(request.args.get("q")):
+        statement = statement.where(job_list.matching(query))
+    return jsonify(keyset_page(statement, Job, jobs_json))
 
 
 @bp.post("/jobs")
@@ -74,3 +83,9 @@ def update_job(slug):
     job = _job_or_404(slug)
     job_service.update_job(job, json_body(job_service.UPDATE_FIELDS), **_actor())
     return jsonify(jobs_json([job])[0])
+
+
+@bp.delete("/jobs/<slug>")
+def delete_job(slug):
+    job_deletion.delete_job(_job_or_404(slug), **_actor())
+    return "", 204

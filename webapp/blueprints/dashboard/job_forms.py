@@ -54,3 +54,18 @@ class ScheduleForm(FlaskForm):
     @staticmethod
     def field_errors(errors: dict[str, str]) -> dict[str, str]:
         return {FORM_FIELD.get(name, name): message for name, message in errors.items()}
+
+
+class NameForm(FlaskForm):
+    """The job page's rename form (prefixed: the schedule form on the same page has its own CSRF field)."""
+
+    name = StringField("Display name", description="Shown instead of the slug on every page. Run reports keep "
+                                                   "using the slug, which never changes. Leave empty to show the slug.")
+    submit = SubmitField("Save name")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="rename", **kwargs)
+
+    def service_input(self) -> dict:
+        """Empty means "show the slug" (the service stores the slug as the name)."""
+        return {"name": (self.name.data or "").strip() or None}

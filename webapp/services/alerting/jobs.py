@@ -1,5 +1,6 @@
 """Jobs' life cycle beyond their first report: create one before it ever runs, change its name,
-schedule, grace and pause, audited, shared by the job page and the JSON API.
+schedule, grace and pause, audited, shared by the job page and the JSON API (deleting one:
+`job_deletion`).
 
 Setting or changing a schedule (or unpausing) arms the next slot counted from now
 (`expected_at`, `missing_after`); removing the schedule or pausing clears both, so the missed-run
@@ -11,7 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from webapp import wakeups
+from webapp import validators, wakeups
 from webapp.extensions import db
 from webapp.models import Job
 from webapp.services import audit
@@ -48,10 +49,13 @@ def _validate(data: dict, *, creating: bool) -> dict:
             cleaned["slug"] = slug.lower()
     if "name" in data or creating:
         name = data.get("name")
-        if name is None and creating:
-            pass  # defaults to the slug
+        if name is None:
+            if not creating:
+                cleaned["name"] = None  # back to the slug (a new job defaults to it)
         elif not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME_CHARS:
             errors["name"] = f"Must be 1–{MAX_NAME_CHARS} characters."
+        elif problem := validators.text_problem(name):
+            errors["name"] = f"The name {problem}."
         else:
             cleaned["name"] = name.strip()
     for key, check in (("schedule", validate_schedule), ("grace_seconds", validate_grace)):
@@ -103,9 +107,11 @@ def create_job(workspace_id: int, data: dict, *, user_id: int | None = None, cli
 
 
 def update_job(job: Job, data: dict, *, user_id: int | None = None, client_ip: str | None = None) -> list[str]:
-    """Change the given fields (`schedule: None` removes the schedule); returns the names of the
+    """Change the given fields (`schedule: None` removes the schedule, `name: None` shows the slug); returns the names of the
     fields that changed (none: nothing written). Raises InvalidJob before changing anything. Commits."""
     cleaned = _validate(data, creating=False)
+    if "name" in cleaned and cleaned["name"] is None:
+        cleaned["name"] = job.slug
     changed = [name for name, value in cleaned.items() if getattr(job, name) != value]
     if not changed:
         return []

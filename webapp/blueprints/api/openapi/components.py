@@ -150,7 +150,9 @@ JOB = closed({
 })
 JOB_CREATE = closed({**{name: schema for name, schema in JOB_WRITABLE.items() if name in jobs.CREATE_FIELDS},
                      "name": nullable(JOB_WRITABLE["name"])}, required=["slug"])
-JOB_UPDATE = closed({name: schema for name, schema in JOB_WRITABLE.items() if name in jobs.UPDATE_FIELDS}, required=[])
+JOB_UPDATE = closed({**{name: schema for name, schema in JOB_WRITABLE.items() if name in jobs.UPDATE_FIELDS},
+                     "name": nullable(JOB_WRITABLE["name"] | {"description": "The name people see; null: the slug."})},
+                    required=[])
 
 RUN = closed({
     "id": ID, "job": TEXT, "external_id": nullable(TEXT), "status": choice(RUN_STATUSES),

@@ -4,7 +4,7 @@ from webapp.blueprints.api.alerts import MAX_OFFSET
 from webapp.blueprints.api.openapi.components import ID, SLUG, choice, ref, text, whole
 from webapp.models import RUN_STATUSES, SEVERITIES
 from webapp.services import history
-from webapp.services.alerting import alerts
+from webapp.services.alerting import alerts, job_list
 
 ERROR_WORDS = {
     400: "Bad input: `validation_error` (with `fields`), `invalid_json` or `invalid_filter`.",
@@ -81,7 +81,8 @@ PATHS = {
     "/me": {"get": operation("getMe", "Workspace", "The API key's workspace", {200: ("Me", "The workspace.")})},
     "/jobs": {
         "get": operation("listJobs", "Jobs", "List jobs, newest first", {200: ("JobPage", "A page of jobs.")},
-                         parameters=PAGE),
+                         parameters=[*PAGE, query("q", text(job_list.MAX_QUERY_CHARS),
+                                                  "Only jobs whose slug or name contains this text (any case).")]),
         "post": operation("createJob", "Jobs", "Create a job before its first run", {201: ("Job", "Created.")},
                           body="JobCreate", errors=[409], description="409 `conflict`: the slug is taken."),
     },
@@ -89,7 +90,12 @@ PATHS = {
         "parameters": [path("slug", SLUG)],
         "get": operation("getJob", "Jobs", "Read a job", {200: ("Job", "The job.")}, errors=[404]),
         "patch": operation("updateJob", "Jobs", "Change a job's name, schedule, grace or pause",
-                           {200: ("Job", "The changed job.")}, body="JobUpdate", errors=[404]),
+                           {200: ("Job", "The changed job.")}, body="JobUpdate", errors=[404],
+                           description="`name: null` shows the slug again; the slug never changes."),
+        "delete": operation("deleteJob", "Jobs", "Delete a job with its runs, its alerts and their deliveries",
+                            {204: (None, "Deleted.")}, errors=[404, 409],
+                            description="409 `conflict`: one of its alerts is firing, or a delivery of one is "
+                                        "still being sent. A later run report of the slug creates the job anew."),
     },
     "/runs": {
         "get": operation("listRuns", "Runs", "List runs, newest first", {200: ("RunPage", "A page of runs.")},
