@@ -90,13 +90,14 @@ def workspace_with_data(api, app, client, receiver, db) -> list[str]:
     key = db.session.scalars(sa.select(ApiKey).order_by(ApiKey.id)).first()
     endpoint, rule_id = failing["id"], rule["id"]
     return [
-        "/overview", "/jobs", "/jobs/nightly-backup", "/alerts", f"/alerts/{alert.id}", "/settings",
+        "/overview", "/jobs", "/jobs?q=job", "/jobs/nightly-backup", "/jobs/job-1/delete", "/alerts", f"/alerts/{alert.id}", "/settings",
         "/settings/alerts/endpoints", f"/settings/alerts/endpoints/{endpoint}",
         f"/settings/alerts/endpoints/{endpoint}/edit", f"/settings/alerts/endpoints/{endpoint}/delete",
         f"/settings/alerts/endpoints/{endpoint}/rotate", "/settings/alerts/rules", f"/settings/alerts/rules/{rule_id}",
         f"/settings/alerts/rules/{rule_id}/edit", f"/settings/alerts/rules/{rule_id}/delete",
         "/settings/alerts/deliveries", f"/settings/alerts/deliveries/{delivery.id}", "/settings/api-keys",
-        f"/settings/api-keys/{key.id}/revoke", "/settings/invites", "/settings/audit-log", "/settings/account",
+        f"/settings/api-keys/{key.id}/revoke", "/settings/invites", "/settings/audit-log", "/settings/audit-log?object_type=endpoint&since=bad",
+        "/settings/account",
     ]
 
 

@@ -308,7 +308,7 @@ def test_run_metadata_is_shown_pretty_printed_and_escaped_on_the_job_and_alert_p
     report(api, status="failed", metadata={"host": "db-1", "note": "<script>alert(1)</script>", "city": "Zürich",
                                            "nested": {"exit_code": 3}})
     page = client.get("/jobs/nightly-report").get_data(as_text=True)
-    shown = re.search(r'<details class="run-metadata"><summary>Metadata</summary><pre class="wrap-anywhere">(.*?)</pre>',
+    shown = re.search(r'<details class="run-metadata"><summary>Metadata</summary><pre class="wrap-anywhere"[^>]*>(.*?)</pre>',
                       page, re.S).group(1)
     assert "&#34;host&#34;: &#34;db-1&#34;" in shown and "Zürich" in shown
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and "<script>alert" not in page
