@@ -1,4 +1,5 @@
-"""Settings → API keys: create (shown once, with run-report snippets), list, revoke (confirmed)."""
+"""Settings → API keys: create one with a scope (`ingest` proposed; the key is shown once, with
+run-report snippets), list them with their scopes, revoke (confirmed)."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
