@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp.extensions import db
+from webapp.models.accounts import API_KEY_SCOPES
 from webapp.services import accounts
 
 tocsin_cli = AppGroup("tocsin", help="Tocsin administration.")
@@ -33,15 +34,19 @@ def create_user(email: str, password_stdin: bool):
 
 @tocsin_cli.command("create-api-key")
 @click.argument("email")
-@click.option("--name", required=True, help="What the key is for.")
-def create_api_key(email: str, name: str):
+@click.option("--name", help="What the key is for (default: “<scope> key from the shell”).")
+@click.option("--scope", type=click.Choice(API_KEY_SCOPES), default="full", show_default=True,
+              help="ingest: report, finish and read runs only (a cron host); full: the whole API. "
+                   "The default stays full, as before scopes existed.")
+def create_api_key(email: str, name: str | None, scope: str):
     """Print a new API key for the workspace of EMAIL (only its hash is stored)."""
     user = accounts.find_user(email)
     if user is None:
         raise click.ClickException(f"No user with email {accounts.normalise_email(email)}.")
+    name = f"{scope} key from the shell" if name is None else name
     if not name.strip() or len(name.strip()) > 100:
         raise click.ClickException("--name must be 1 to 100 characters.")
-    _, full_key = accounts.create_api_key(workspace_id=user.workspace_id, user_id=user.id, name=name)
+    _, full_key = accounts.create_api_key(workspace_id=user.workspace_id, user_id=user.id, name=name, scope=scope)
     db.session.commit()
     click.echo(full_key)
 

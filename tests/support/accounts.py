@@ -64,6 +64,8 @@ def shown_api_key(html: str) -> str:
     return shown.group(1)
 
 
-def create_api_key_via_page(client, name="test key") -> str:
-    response = client.post("/settings/api-keys", data={"name": name}, follow_redirects=True)
+def create_api_key_via_page(client, name="test key", scope="full") -> str:
+    """A key made on the API-keys page; `full` by default, so that tests may call the whole API
+    (the page itself proposes `ingest`)."""
+    response = client.post("/settings/api-keys", data={"name": name, "scope": scope}, follow_redirects=True)
     return shown_api_key(response.get_data(as_text=True))

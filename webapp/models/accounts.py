@@ -10,6 +10,9 @@ from webapp.models.checks import one_of
 from webapp.timeutil import UTCDateTime, utcnow
 
 MEMBER_ROLES = ("owner", "member")
+# What an API key may do: `ingest` reports, finishes and reads runs (what a cron host needs);
+# `full` is everything the API does. Enforced in one place: webapp/blueprints/api/scopes.py.
+API_KEY_SCOPES = ("ingest", "full")
 
 class Workspace(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,12 +62,16 @@ class Membership(db.Model):
 
 
 class ApiKey(db.Model):
+    __table_args__ = (one_of("scope", API_KEY_SCOPES),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(
         sa.ForeignKey("workspace.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(sa.String(100))
     prefix: Mapped[str] = mapped_column(sa.String(16))
+    # Keys made before scopes existed could do everything: they stay `full` (migration 0020).
+    scope: Mapped[str] = mapped_column(sa.String(16), default="full", server_default="full")  # API_KEY_SCOPES
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

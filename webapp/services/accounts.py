@@ -13,6 +13,7 @@ from webapp import validators
 from webapp.database import autocommit_connection, serialised_writes
 from webapp.extensions import db
 from webapp.models import ApiKey, Membership, User, Workspace
+from webapp.models.accounts import API_KEY_SCOPES
 from webapp.services import api_cache, audit
 from webapp.timeutil import utcnow
 
@@ -128,17 +129,21 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(*, workspace_id: int, user_id: int | None, name: str,
+def create_api_key(*, workspace_id: int, user_id: int | None, name: str, scope: str = "full",
                    client_ip: str | None = None) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the full key, which is never stored or shown again."""
+    """Create a key; returns the row and the full key, which is never stored or shown again.
+    `scope` defaults to `full`, what every key could do before scopes; the page proposes `ingest`."""
+    if scope not in API_KEY_SCOPES:
+        raise AccountError(f"Unknown API key scope {scope!r}: one of {', '.join(API_KEY_SCOPES)}.")
     full_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(workspace_id=workspace_id, name=name.strip(), prefix=full_key[:10],
-                     key_hash=hash_api_key(full_key), created_by_id=user_id)
+                     key_hash=hash_api_key(full_key), created_by_id=user_id, scope=scope)
     db.session.add(api_key)
     db.session.flush()
     audit.record(workspace_id=workspace_id, user_id=user_id, action="api_key.create",
                  object_type="api_key", object_id=api_key.id,
-                 summary=f"created API key {api_key.name!r} ({api_key.prefix}…)", client_ip=client_ip)
+                 summary=f"created API key {api_key.name!r} ({api_key.prefix}…) with scope {scope}",
+                 client_ip=client_ip)
     return api_key, full_key
 
 
@@ -156,11 +161,13 @@ class ApiKeyIdentity(NamedTuple):
     id: int
     workspace_id: int
     created_by_id: int | None
+    scope: str  # API_KEY_SCOPES
 
 
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 # Built once: every API request runs it, and building a statement costs more than running it.
-_LIVE_KEY_BY_HASH = (sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.created_by_id, ApiKey.last_used_at)
+_LIVE_KEY_BY_HASH = (sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.created_by_id, ApiKey.scope,
+                               ApiKey.last_used_at)
                      .where(ApiKey.key_hash == sa.bindparam("key_hash"), ApiKey.revoked_at.is_(None)))
 
 
@@ -198,4 +205,4 @@ def _live_key(key_hash: str) -> _LiveKey | None:
     row = autocommit_connection().execute(_LIVE_KEY_BY_HASH, {"key_hash": key_hash}).one_or_none()
     if row is None:
         return None
-    return _LiveKey(ApiKeyIdentity(row.id, row.workspace_id, row.created_by_id), row.last_used_at)
+    return _LiveKey(ApiKeyIdentity(row.id, row.workspace_id, row.created_by_id, row.scope), row.last_used_at)

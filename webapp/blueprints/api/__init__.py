@@ -1,6 +1,7 @@
 """JSON API under /api/v1, authenticated with `Authorization: Bearer <API key>` (no CSRF)."""
 from flask import Blueprint, current_app, g, request
 
+from webapp.blueprints.api.scopes import require_scope
 from webapp.errors import ApiError
 from webapp.services.accounts import api_key_from_token
 
@@ -24,12 +25,14 @@ def authenticate_api_key():
     g.workspace_id = api_key.workspace_id
     g.api_user_id = api_key.created_by_id
     g.api_key_id = api_key.id
+    g.api_key_scope = api_key.scope
     decision = current_app.extensions["tocsin_api_rate_limits"].take(
         api_key.id, is_report=request.method == "POST" and request.path == REPORTS_PATH)
     g.rate_limit_headers = decision.headers()
     if not decision.allowed:
         raise ApiError(429, "rate_limited", f"Too many requests with this API key: at most {decision.limit} at once; "
                                             f"try again in {decision.reset_seconds} s.", headers=g.rate_limit_headers)
+    require_scope(api_key.scope, request.endpoint)
 
 
 @bp.after_request

@@ -36,3 +36,9 @@ def document() -> dict:
 @bp.get("/openapi.json")
 def openapi_document():
     return jsonify(document())
+
+
+# == scopes ==
+DESCRIPTION += (" Every key has a scope: `ingest` keys (what a cron host needs) may only report, finish and read "
+                "runs and read `GET /me`; `full` keys may call everything. Outside its scope a request answers "
+                "403 with code `insufficient_scope`.")

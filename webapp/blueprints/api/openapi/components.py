@@ -281,3 +281,14 @@ SCHEMAS = {
     "Delivery": DELIVERY, "DeliveryWithAttempts": DELIVERY_WITH_ATTEMPTS, "Attempt": ATTEMPT,
     "DeliveryPage": page_of(ref("Delivery")),
 }
+
+# == scopes ==
+# An API key's scope (API_KEY_SCOPES): GET /me names it; a request outside it answers 403 `insufficient_scope`.
+from webapp.models.accounts import API_KEY_SCOPES  # noqa: E402
+
+API_ERROR_CODES += ("insufficient_scope",)
+ERROR_CODES[:] = sorted({*ERROR_CODES, *API_ERROR_CODES})
+ERROR["properties"]["error"]["properties"]["code"]["enum"] = list(ERROR_CODES)
+ME["properties"]["scope"] = choice(API_KEY_SCOPES, description=(
+    "What this key may do: `ingest` reports, finishes and reads runs (and reads /me); `full` is the whole API."))
+ME["required"] = sorted(ME["properties"])

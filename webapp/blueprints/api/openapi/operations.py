@@ -234,3 +234,27 @@ PATHS = {
     },
 }
 
+
+# == scopes ==
+# Every operation an `ingest` key may not call can answer 403 `insufficient_scope`
+# (webapp/blueprints/api/scopes.py decides, once per request).
+from webapp.blueprints.api.scopes import INGEST_OPERATIONS  # noqa: E402
+
+SCOPE_REFUSAL = ("This API key's scope does not allow it (`insufficient_scope`): an `ingest` key only reports, "
+                 "finishes and reads runs; use a key with scope `full`.")
+ERROR_WORDS[403] = SCOPE_REFUSAL
+
+
+def _add_scope_refusals(paths: dict) -> None:
+    for path_name, item in paths.items():
+        for method, described in item.items():
+            if method == "parameters" or described.get("security") == [] or (method, path_name) in INGEST_OPERATIONS:
+                continue
+            responses = described["responses"]
+            earlier = responses.get("403", {}).get("description")
+            responses["403"] = {"description": f"{earlier} {SCOPE_REFUSAL}" if earlier else SCOPE_REFUSAL,
+                                "content": {"application/json": {"schema": ref("Error")}}}
+            described["responses"] = dict(sorted(responses.items()))
+
+
+_add_scope_refusals(PATHS)
