@@ -1,8 +1,8 @@
 """API keys get a scope: `ingest` (report, finish and read runs) or `full` (the whole API).
 Every existing key could do everything, so it becomes `full`.
 
-Revision ID: 0020
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 """
 import sqlalchemy as sa
 from alembic import op

@@ -149,7 +149,7 @@ def test_full_key_still_does_everything(full_api):
 
 
 def test_a_key_made_before_scopes_is_full_and_keeps_working(client, auth, db):
-    """A row written without `scope`, as every key was before migration 0020: the database's
+    """A row written without `scope`, as every key was before migration 0017: the database's
     default makes it `full`, as the migration does for existing rows."""
     auth.signup()
     key = accounts.API_KEY_PREFIX + "made-before-scopes-0123456789abcdefghijklmnop"
@@ -167,9 +167,9 @@ def test_a_key_made_before_scopes_is_full_and_keeps_working(client, auth, db):
 
 @pytest.mark.postgres_too
 @pytest.mark.usefixtures("bare_app")
-def test_migration_0020_makes_every_existing_key_full():
+def test_migration_0017_makes_every_existing_key_full():
     db = _db
-    upgrade(revision="0015")
+    upgrade(revision="0016")
     db.session.execute(sa.text("INSERT INTO workspace (name, created_at) VALUES ('ops', CURRENT_TIMESTAMP)"))
     db.session.execute(sa.text("INSERT INTO api_key (workspace_id, name, prefix, key_hash, created_at) "
                                "SELECT id, 'old cron', 'tk_old', 'hash-of-old-key', CURRENT_TIMESTAMP FROM workspace"))

@@ -70,7 +70,7 @@ class ApiKey(db.Model):
     )
     name: Mapped[str] = mapped_column(sa.String(100))
     prefix: Mapped[str] = mapped_column(sa.String(16))
-    # Keys made before scopes existed could do everything: they stay `full` (migration 0020).
+    # Keys made before scopes existed could do everything: they stay `full` (migration 0017).
     scope: Mapped[str] = mapped_column(sa.String(16), default="full", server_default="full")  # API_KEY_SCOPES
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
