@@ -4,7 +4,6 @@ Raising alerts consults them (`holding.check`); the release job delivers what th
 (`timeutil.parse_local`: an API's RFC 3339 text carries its own offset)."""
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -67,11 +66,13 @@ def _row_id(workspace_id: int, model, value, noun: str) -> int | None:
     return value
 
 
-def _moment(value, zone) -> datetime | None:
+def _moment(value, zone, now: datetime) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value
+    if value == "now":
+        return now
     if not isinstance(value, str):
         raise ValueError("Give a date and time, e.g. 2026-11-24T09:00:00Z.")
     try:
@@ -115,21 +116,26 @@ def _comment(value) -> str:
     return value.strip()
 
 
-def validate(workspace_id: int, data: dict, *, zone=ZoneInfo("UTC"), now: datetime | None = None,
-             creating: bool = True) -> dict:
+def validate(workspace_id: int, data: dict, *, zone=UTC, now: datetime | None = None,
+             creating: bool = True, trusted: frozenset[str] = frozenset()) -> dict:
     """Every field of a silence, cleaned, from a complete input; raises InvalidSilence listing
     every bad field. A silence names at least one of job_filter, rule_id, endpoint_id; a one-off
     needs `ends_at`; `starts_at` defaults to now. A new silence must end in the future; a change
-    may set `ends_at` to now or earlier, which ends it (an upcoming one then never starts)."""
+    may set `ends_at` to now or earlier, which ends it (an upcoming one then never starts).
+    `trusted` fields are taken as they are (a change's stored values: the rule or endpoint
+    they name may have been deleted since, and ending the silence must still work)."""
     now = now or utcnow()
     cleaned, errors = {}, {}
     checks = {"job_filter": lambda: _job_filter(data.get("job_filter")),
               "rule_id": lambda: _row_id(workspace_id, Rule, data.get("rule_id"), "rule"),
               "endpoint_id": lambda: _row_id(workspace_id, Endpoint, data.get("endpoint_id"), "endpoint"),
-              "starts_at": lambda: _moment(data.get("starts_at"), zone),
-              "ends_at": lambda: _moment(data.get("ends_at"), zone),
+              "starts_at": lambda: _moment(data.get("starts_at"), zone, now),
+              "ends_at": lambda: _moment(data.get("ends_at"), zone, now),
               "weekly": lambda: _weekly(data.get("weekly")), "comment": lambda: _comment(data.get("comment"))}
     for name, check in checks.items():
+        if name in trusted:  # the stored value of a field a change leaves alone
+            cleaned[name] = data.get(name)
+            continue
         try:
             cleaned[name] = check()
         except ValueError as error:
@@ -173,7 +179,7 @@ def _audit(silence: Silence, action: str, user_id, client_ip, words: str) -> Non
 
 
 def create(workspace_id: int, data: dict, *, user_id: int | None, client_ip: str | None = None,
-           zone=ZoneInfo("UTC"), now: datetime | None = None) -> Silence:
+           zone=UTC, now: datetime | None = None) -> Silence:
     """A new silence (flushed, audited); the caller commits."""
     cleaned = validate(workspace_id, data, zone=zone, now=now)
     silence = Silence(workspace_id=workspace_id, created_by_id=user_id, created_at=now or utcnow(), **cleaned)
@@ -184,10 +190,11 @@ def create(workspace_id: int, data: dict, *, user_id: int | None, client_ip: str
 
 
 def update(silence: Silence, data: dict, *, user_id: int | None, client_ip: str | None = None,
-           zone=ZoneInfo("UTC"), now: datetime | None = None) -> bool:
+           zone=UTC, now: datetime | None = None) -> bool:
     """Change the fields in `data` (the merged silence is validated whole); whether anything changed."""
     merged = {name: getattr(silence, name) for name in FIELDS} | data
-    cleaned = validate(silence.workspace_id, merged, zone=zone, now=now, creating=False)
+    cleaned = validate(silence.workspace_id, merged, zone=zone, now=now, creating=False,
+                       trusted=frozenset(set(FIELDS) - set(data)))
     changed = {name: value for name, value in cleaned.items() if getattr(silence, name) != value}
     if not changed:
         return False
