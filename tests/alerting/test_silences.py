@@ -77,6 +77,7 @@ def end(api, silence_id):
 
 # --- holding and releasing ------------------------------------------------------------------------
 
+@pytest.mark.postgres_too
 def test_alert_raised_during_a_job_glob_silence_is_recorded_silenced_and_nothing_reaches_the_receiver(
         api, db, receiver, hook):
     make_rule(api, [hook["id"]])
@@ -107,6 +108,7 @@ def test_a_job_the_glob_does_not_match_is_delivered_at_once(api, db, receiver, h
     assert alert.silenced_by is None
 
 
+@pytest.mark.postgres_too
 def test_alert_still_firing_when_the_silence_ends_is_delivered_once(app, api, db, receiver, hook):
     make_rule(api, [hook["id"]])
     muted = silence(api)
@@ -129,6 +131,29 @@ def test_alert_still_firing_when_the_silence_ends_is_delivered_once(app, api, db
     assert alerts(db)[0].silenced_by == muted["id"]  # the record stays
 
 
+@pytest.mark.postgres_too
+def test_two_releasers_that_planned_the_same_hold_deliver_it_once(app, database_uri, api, db, receiver, hook):
+    """Two processes reading the same ended hold at once: the guarded UPDATE lets one release it."""
+    make_rule(api, [hook["id"]])
+    muted = silence(api)
+    report(api, "failed")
+    settle(db)
+    end(api, muted["id"])
+
+    rows = db.session.execute(holding._UNRELEASED, {"after": 0}).all()
+    first, second = holding._plan(rows, utcnow()), holding._plan(rows, utcnow())
+    assert [step.action for step in first] == [step.action for step in second] == ["delivered"]
+    written = holding._apply(first, utcnow()) + holding._apply(second, utcnow())
+    db.session.commit()
+    pool.send_after_commit(app, written)
+
+    assert len(written) == 1
+    receiver.wait_for(1)
+    settle(db)
+    assert len(deliveries(db)) == 1 and len(receiver.requests) == 1
+
+
+@pytest.mark.postgres_too
 def test_alert_resolved_during_the_silence_is_never_delivered(app, api, db, receiver, hook):
     make_rule(api, [hook["id"]], notify_on_resolve=True)
     muted = silence(api)
@@ -147,6 +172,7 @@ def test_alert_resolved_during_the_silence_is_never_delivered(app, api, db, rece
     assert hold.outcome == "dropped"
 
 
+@pytest.mark.postgres_too
 def test_an_endpoint_silence_holds_only_that_endpoints_delivery(app, api, db, receiver, hook):
     quiet = api.post("/endpoints", json={"name": "Pager", "url": "http://127.0.0.1:9/hook"}).get_json()
     make_rule(api, [hook["id"], quiet["id"]])
@@ -162,6 +188,7 @@ def test_an_endpoint_silence_holds_only_that_endpoints_delivery(app, api, db, re
     assert [hold.endpoint_id for hold in db.session.scalars(sa.select(SilenceHold))] == [quiet["id"]]
 
 
+@pytest.mark.postgres_too
 def test_a_hold_whose_silence_ends_while_another_matches_waits_for_that_one(app, api, db, receiver, hook):
     make_rule(api, [hook["id"]])
     first = silence(api)
@@ -200,6 +227,7 @@ def test_weekly_window_follows_the_wall_clock_of_its_zone(moment, inside):
     assert windows.in_weekly_window(PARIS_NIGHTS, moment) is inside
 
 
+@pytest.mark.postgres_too
 def test_weekly_silence_holds_alerts_inside_its_window_only(app, api, db, receiver, hook, monkeypatch):
     make_rule(api, [hook["id"]])
     muted = silence(api, ends_at=None, starts_at="2026-01-01T00:00:00Z", weekly={
