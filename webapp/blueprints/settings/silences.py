@@ -11,7 +11,7 @@ from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.forms import ConfirmForm
 from webapp.blueprints.settings.silence_forms import QuickSilenceForm, SilenceForm
 from webapp.extensions import db
-from webapp.models import Endpoint, Rule, Silence
+from webapp.models import Endpoint, Rule, Silence, User
 from webapp.services import silences as silence_service
 from webapp.services.silences import holding
 from webapp.services.silences.windows import STATES, describe_weekly, next_start, state
@@ -45,7 +45,9 @@ def silences():
         "rules": dict(db.session.execute(sa.select(Rule.id, Rule.name).where(
             Rule.workspace_id == current_workspace_id())).all()),
         "endpoints": dict(db.session.execute(sa.select(Endpoint.id, Endpoint.name).where(
-            Endpoint.workspace_id == current_workspace_id())).all())}
+            Endpoint.workspace_id == current_workspace_id())).all()),
+        "people": dict(db.session.execute(sa.select(User.id, User.email).where(
+            User.id.in_({silence.created_by_id for silence in rows if silence.created_by_id}))).all())}
     return render_template("silences/list.html", grouped=grouped, names=names, now=now, next_start=next_start,
                            describe_weekly=describe_weekly, confirm_form=ConfirmForm())
 
@@ -80,7 +82,7 @@ def end_silence(silence_id: int):
     if ConfirmForm().validate_on_submit():
         if silence_service.end_now(silence, **_actor()):
             db.session.commit()
-            flash(f"Silence #{silence.id} ended: alerts it held that still fire are delivered now.", "success")
+            flash(f"Silence #{silence.id} ended: the alerts it held that still fire are delivered within seconds.", "success")
         else:
             flash(f"Silence #{silence.id} had ended already.", "info")
     return redirect(url_for("settings.silences"))
