@@ -18,6 +18,7 @@ from webapp.services.alerting import due as alerting_due
 from webapp.services.alerting import lifecycle, sweeps
 from webapp.services.delivery import jobs as engine_jobs
 from webapp.services.delivery import pool
+from webapp.services.silences import holding as silence_holding
 from webapp.timeutil import utcnow
 from webapp.wakeups import Source, WakeupLoop
 
@@ -45,6 +46,7 @@ def _jobs(config) -> tuple:
         ("heartbeat", engine_jobs.record_heartbeat, config["TOCSIN_HEARTBEAT_INTERVAL"]),
         ("prune_history", engine_jobs.prune_history, config["TOCSIN_PRUNE_INTERVAL"]),
         ("prune_auth_throttle", throttle.prune, config["TOCSIN_PRUNE_INTERVAL"]),
+        ("release_silenced", silence_holding.release_ended, config["TOCSIN_SWEEP_INTERVAL"]),
     )
 
 

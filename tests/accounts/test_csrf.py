@@ -2,13 +2,15 @@
 logged-in browser change anything; the JSON API under /api/v1 is exempt (it takes no cookies,
 only `Authorization: Bearer`)."""
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from tests.support.accounts import PASSWORD, shown_api_key
 from tests.support.factories import make_delivery, make_endpoint
-from webapp.models import ApiKey, Invite, Rule, User, Workspace
+from webapp.models import ApiKey, Invite, Rule, Silence, User, Workspace
+from webapp.timeutil import utcnow
 
 TOKEN_PATTERN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
@@ -58,10 +60,14 @@ def workspace_with_one_of_everything(client, db):
     user = db.session.scalars(sa.select(User)).one()
     endpoint, _ = make_endpoint(db.session.get(Workspace, user.workspace_id), "http://127.0.0.1:9/hook")
     delivery = make_delivery(endpoint)
+    silence = Silence(workspace_id=user.workspace_id, job_filter="*", starts_at=utcnow(),
+                      ends_at=utcnow() + timedelta(hours=1))
+    db.session.add(silence)
     db.session.commit()
     return {"key_id": db.session.scalar(sa.select(ApiKey.id)), "endpoint_id": endpoint.id,
             "rule_id": db.session.scalar(sa.select(Rule.id)), "alert_id": delivery.alert_id,
-            "delivery_id": delivery.id, "invite_id": db.session.scalar(sa.select(Invite.id))}
+            "delivery_id": delivery.id, "invite_id": db.session.scalar(sa.select(Invite.id)),
+            "silence_id": silence.id}
 
 
 def test_every_form_post_without_a_token_answers_400_and_changes_nothing(app, client, db,

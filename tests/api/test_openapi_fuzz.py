@@ -69,10 +69,14 @@ def _seed_rows(api, receiver) -> dict:
     doomed_job = created("/jobs", {"slug": "doomed"})
     receiver.wait_for(1)
     alert = api.get("/alerts").get_json()["items"][0]
+    silence = created("/silences", {"job_filter": "fuzz-silenced", "ends_at": "2099-01-01T00:00:00Z"})
+    doomed_silence = created("/silences", {"job_filter": "fuzz-doomed", "ends_at": "2099-01-01T00:00:00Z"})
     return {
         "endpoint_id": endpoint["id"], "rule_id": rule["id"], "run_id": running["id"], "alert_id": alert["id"],
         "delivery_id": alert["deliveries"][0]["id"], "slug": "nightly", "url": receiver.url(),
-        "doomed": {"endpoint_id": doomed_endpoint["id"], "rule_id": doomed_rule["id"], "slug": doomed_job["slug"]},
+        "silence_id": silence["id"],
+        "doomed": {"endpoint_id": doomed_endpoint["id"], "rule_id": doomed_rule["id"], "slug": doomed_job["slug"],
+                   "silence_id": doomed_silence["id"]},
     }
 
 

@@ -17,7 +17,8 @@ from webapp.timeutil import utcnow
 BANNER = "alerts are not being retried"
 WORKER_COMMAND = "flask --app wsgi tocsin worker"
 INTERVALS = {"heartbeat": ("TOCSIN_HEARTBEAT_INTERVAL", 0.2), "prune_history": ("TOCSIN_PRUNE_INTERVAL", 1800.0),
-             "prune_auth_throttle": ("TOCSIN_PRUNE_INTERVAL", 1800.0)}
+             "prune_auth_throttle": ("TOCSIN_PRUNE_INTERVAL", 1800.0),
+             "release_silenced": ("TOCSIN_SWEEP_INTERVAL", 1.3)}
 # Due work: on the wake-up loop, whose longest sleeps the old intervals became.
 WAKEUP_SOURCES = ["sweep_deadlines", "sweep_missed_runs", "sweep_repeats", "retry_due_deliveries"]
 LONGEST_SLEEPS = {"TOCSIN_RETRY_INTERVAL": 0.7, "TOCSIN_SWEEP_INTERVAL": 1.3, "TOCSIN_WAKEUP_POLL": 0.4}

@@ -23,6 +23,7 @@ SECTIONS = (
 )
 SETTINGS_PAGES = (
     NavigationEntry("Alerts", "settings.alerts", "/settings/alerts"),
+    NavigationEntry("Silences", "settings.silences", "/settings/silences"),
     NavigationEntry("API keys", "settings.api_keys", "/settings/api-keys"),
     NavigationEntry("Invites", "settings.invites_page", "/settings/invites"),
     NavigationEntry("Audit log", "settings.audit_log", "/settings/audit-log"),

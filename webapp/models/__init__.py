@@ -17,6 +17,7 @@ from webapp.models.rules import (
     rule_endpoint,
 )
 from webapp.models.scheduler import SchedulerHeartbeat
+from webapp.models.silences import Silence, SilenceHold
 from webapp.models.throttle import AuthThrottle
 
 __all__ = [
@@ -24,5 +25,5 @@ __all__ = [
     "DEFAULT_CONSECUTIVE_COUNT", "DEFAULT_MAX_ATTEMPTS", "EVENT_CONDITIONS", "EVENT_LABELS",
     "Alert", "ApiKey", "AuditEvent", "AuthThrottle", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
     "Endpoint", "Invite", "Job", "Membership", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
-    "SEVERITIES", "SchedulerHeartbeat", "User", "Workspace", "rule_endpoint",
+    "SEVERITIES", "SchedulerHeartbeat", "Silence", "SilenceHold", "User", "Workspace", "rule_endpoint",
 ]

@@ -49,6 +49,8 @@ class Alert(db.Model):
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     # When the next `alert.repeated` is due (firing, unacknowledged, and its rule repeats); else null.
     next_repeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The silence that held this alert's deliveries when it was raised (webapp/services/silences.py).
+    silenced_by: Mapped[int | None] = mapped_column(sa.ForeignKey("silence.id", ondelete="SET NULL"))
 
     rule: Mapped[Rule | None] = relationship(lazy="joined")
     job: Mapped[Job | None] = relationship(lazy="joined")

@@ -33,6 +33,7 @@ def alert_json(alert: Alert, deliveries: list[Delivery], people: dict[int, str])
         "acknowledged_by": people.get(alert.acknowledged_by_id), "acknowledged_note": alert.acknowledged_note,
         "resolved_at": isoformat(alert.resolved_at), "resolved_by": people.get(alert.resolved_by_id),
         "rule_id": alert.rule_id, "job": alert.job.slug if alert.job else None, "run_id": alert.run_id,
+        "silenced_by": alert.silenced_by,
         "deliveries": [{"id": delivery.id, "endpoint_id": delivery.endpoint_id, "event": delivery.event,
                         "status": delivery.status} for delivery in deliveries],
     }

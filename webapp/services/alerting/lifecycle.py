@@ -19,6 +19,7 @@ from webapp.database import end_read, serialised_writes
 from webapp.extensions import db
 from webapp.models import Alert, Delivery, Endpoint, Rule
 from webapp.services.delivery import pool, retry_policy
+from webapp.services.silences import holding
 from webapp.timeutil import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def notify(alerts: list, event: str) -> list[int]:
     rules = {rule.id: rule for rule in db.session.scalars(
         sa.select(Rule).where(Rule.id.in_({alert.rule_id for alert in alerts if alert.rule_id})))}
     sent_to = _live_endpoints_reached([alert.id for alert in alerts])
+    held = holding.held_endpoints([alert.id for alert in alerts])  # a silence still holds these: say nothing
     targets = []
     for alert in alerts:
         rule = rules.get(alert.rule_id)
@@ -85,7 +87,8 @@ def notify(alerts: list, event: str) -> list[int]:
         endpoint_ids = sent_to.get(alert.id) or [
             endpoint.id for endpoint in rule.endpoints
             if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == alert.workspace_id]
-        targets += [(alert, rule, endpoint_id) for endpoint_id in endpoint_ids]
+        targets += [(alert, rule, endpoint_id) for endpoint_id in endpoint_ids
+                    if endpoint_id not in held.get(alert.id, ())]
     budgets = _endpoint_budgets({endpoint_id for _, _, endpoint_id in targets})
     deliveries = [Delivery(workspace_id=alert.workspace_id, alert_id=alert.id, endpoint_id=endpoint_id,
                            rule_id=rule.id, event=event, status="pending", next_attempt_at=now, created_at=now,

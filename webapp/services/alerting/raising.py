@@ -20,6 +20,7 @@ from webapp.services import api_cache
 from webapp.services.alerting import lifecycle
 from webapp.services.alerting.schedule_words import local_time
 from webapp.services.delivery import retry_policy
+from webapp.services.silences import holding
 from webapp.timeutil import isoformat, utcnow
 
 
@@ -203,18 +204,22 @@ def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
         recent.last_seen_at = now
         db.session.flush()
         return []
+    live = [endpoint for endpoint in rule.endpoints
+            if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == run.workspace_id]
+    # An active matching silence records the alert as silenced and holds the deliveries it covers.
+    silence = holding.check(run.workspace_id, run.job.slug, rule.id, [endpoint.id for endpoint in live], now)
     connection = db.session.connection()  # Core rows in the session's transaction: no unit of work
     alert_id = connection.execute(_INSERT_ALERT, {
         "workspace_id": run.workspace_id, "rule_id": rule.id, "job_id": run.job_id, "run_id": run.id,
         "type": rule.event, "severity": rule.severity, "message": message[:2000],
         "metadata": _summary(rule, run), "repeat_count": 1, "last_seen_at": now, "created_at": now,
-        "next_repeat_at": lifecycle.first_repeat_at(rule, now)}).scalar_one()
+        "next_repeat_at": lifecycle.first_repeat_at(rule, now), "silenced_by": silence.silenced_by}).scalar_one()
+    holding.hold(run.workspace_id, alert_id, silence, now)
     deliveries = [
         {"workspace_id": run.workspace_id, "alert_id": alert_id, "endpoint_id": endpoint.id, "rule_id": rule.id,
          "max_attempts": retry_policy.attempt_budget(rule.max_attempts, endpoint.max_attempts),
          "status": "pending", "next_attempt_at": now, "created_at": now, "updated_at": now}
-        for endpoint in rule.endpoints
-        if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == run.workspace_id
+        for endpoint in live if endpoint.id not in silence.held
     ]
     if not deliveries:
         return []

@@ -22,7 +22,7 @@ def document() -> dict:
         "info": {"title": "Tocsin API", "version": __version__, "description": DESCRIPTION},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": name} for name in ("Runs", "Jobs", "Rules", "Endpoints", "Alerts", "Deliveries",
+        "tags": [{"name": name} for name in ("Runs", "Jobs", "Rules", "Endpoints", "Alerts", "Silences", "Deliveries",
                                               "Workspace")],
         "paths": PATHS,
         "components": {

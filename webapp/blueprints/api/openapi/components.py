@@ -9,9 +9,11 @@ from webapp import validators
 from webapp.errors import HTTP_ERROR_CODES
 from webapp.models import ALERT_STATES, DELIVERY_STATUSES, JOB_STATUSES, RULE_EVENTS, RUN_STATUSES, SEVERITIES
 from webapp.services import formats, labels, signing
+from webapp.services import silences as silence_service
 from webapp.services.alerting import alerts, jobs, report_validation, rules, schedules
 from webapp.services.delivery import claims
 from webapp.services.endpoints import credentials, delivery_policy, signature_settings
+from webapp.services.silences import windows as silence_windows
 
 # Codes the blueprints raise themselves, besides the one per HTTP status (webapp/errors.py).
 API_ERROR_CODES = ("invalid_filter", "invalid_json", "validation_error", "secret_unreadable", "url_unreadable",
@@ -212,6 +214,7 @@ ALERT = closed({
     "created_at": MOMENT, "acknowledged_at": nullable(MOMENT), "acknowledged_by": nullable(TEXT),
     "acknowledged_note": nullable(TEXT), "resolved_at": nullable(MOMENT), "resolved_by": nullable(TEXT),
     "rule_id": nullable(ID), "job": nullable(TEXT), "run_id": nullable(ID),
+    "silenced_by": nullable(ID | {"description": "The silence that held its deliveries when it was raised."}),
     "deliveries": {"type": "array", "items": closed({
         "id": ID, "endpoint_id": ID, "event": TEXT, "status": choice(DELIVERY_STATUSES)})},
 })
@@ -292,3 +295,32 @@ ERROR["properties"]["error"]["properties"]["code"]["enum"] = list(ERROR_CODES)
 ME["properties"]["scope"] = choice(API_KEY_SCOPES, description=(
     "What this key may do: `ingest` reports, finishes and reads runs (and reads /me); `full` is the whole API."))
 ME["required"] = sorted(ME["properties"])
+
+# == silences ==
+WEEKLY = closed({
+    "weekdays": {"type": "array", "minItems": 1, "items": choice(silence_windows.WEEKDAYS)},
+    "start_time": text(5, 5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM on the zone's clock."),
+    "end_time": text(5, 5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                     description="HH:MM; not after start_time: the window crosses midnight."),
+    "timezone": text(64, 1, description="An IANA zone, e.g. Europe/Paris."),
+}, description="A weekly window, on the wall clock of `timezone` (daylight saving included).")
+SILENCE_WRITABLE = {
+    "job_filter": nullable(text(200, description="A glob on the job's slug (billing-*; * for every job).")),
+    "rule_id": nullable(ID | {"description": "Only this rule's alerts."}),
+    "endpoint_id": nullable(ID | {"description": "Only the deliveries to this endpoint."}),
+    "starts_at": nullable(TEXT | {"description": "RFC 3339 (UTC when no offset); default now."}),
+    "ends_at": nullable(TEXT | {"description": "RFC 3339 (UTC when no offset) or `now`; required unless "
+                                               "weekly. Set it to now to end the silence."}),
+    "weekly": nullable(ref("SilenceWeekly")),
+    "comment": text(silence_service.MAX_COMMENT),
+}
+SILENCE = closed({
+    "id": ID, **{name: SILENCE_WRITABLE[name] for name in ("job_filter", "rule_id", "endpoint_id", "weekly")},
+    "starts_at": MOMENT, "ends_at": nullable(MOMENT), "comment": TEXT, "created_by_id": nullable(ID),
+    "created_at": MOMENT, "state": choice(silence_windows.STATES),
+    "next_start_at": nullable(MOMENT | {"description": "When an upcoming silence next comes into force."}),
+})
+SCHEMAS.update({
+    "Silence": SILENCE, "SilenceWeekly": WEEKLY, "SilencePage": page_of(ref("Silence")),
+    "SilenceCreate": closed(SILENCE_WRITABLE, required=[]), "SilenceUpdate": closed(SILENCE_WRITABLE, required=[]),
+})

@@ -235,6 +235,30 @@ PATHS = {
 }
 
 
+
+# == silences ==
+PATHS.update({
+    "/silences": {
+        "get": operation("listSilences", "Silences", "List silences, newest first",
+                         {200: ("SilencePage", "A page of silences.")}, parameters=PAGE),
+        "post": operation("createSilence", "Silences", "Create a silence", {201: ("Silence", "Created.")},
+                          body="SilenceCreate",
+                          description="Give at least one of job_filter, rule_id, endpoint_id (all given must "
+                                      "match), and ends_at or weekly. An alert raised while it is active is "
+                                      "recorded with `silenced_by` and not delivered; if it still fires when the "
+                                      "silence ends, it is delivered then, once."),
+    },
+    "/silences/{silence_id}": {
+        "parameters": [path("silence_id")],
+        "get": operation("getSilence", "Silences", "Read a silence", {200: ("Silence", "The silence.")}, errors=[404]),
+        "patch": operation("updateSilence", "Silences", "Change a silence (PATCH ends_at to now ends it)",
+                           {200: ("Silence", "The changed silence.")}, body="SilenceUpdate", errors=[404]),
+        "delete": operation("deleteSilence", "Silences", "Delete a silence (what it held is released)",
+                            {204: (None, "Deleted.")}, errors=[404]),
+    },
+})
+
+
 # == scopes ==
 # Every operation an `ingest` key may not call can answer 403 `insufficient_scope`
 # (webapp/blueprints/api/scopes.py decides, once per request).
