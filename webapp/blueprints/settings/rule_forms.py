@@ -17,8 +17,8 @@ from webapp.models.rules import RUN_EVENTS
 from webapp.services.alerting import rules as rule_service
 
 # Run events, then the system events (about alerting itself) in a group of their own.
-EVENT_CHOICES = {"A job's runs": [SelectChoice(event, EVENT_CONDITIONS[event]) for event in RUN_EVENTS],
-                 "Alerting itself": [SelectChoice(event, EVENT_CONDITIONS[event]) for event in SYSTEM_EVENTS]}
+EVENT_CHOICES = [SelectChoice(event, EVENT_CONDITIONS[event], optgroup="A job's runs") for event in RUN_EVENTS] + [
+    SelectChoice(event, EVENT_CONDITIONS[event], optgroup="Alerting itself") for event in SYSTEM_EVENTS]
 SEVERITY_CHOICES = [SelectChoice(severity, severity.capitalize()) for severity in SEVERITIES]
 
 

@@ -24,7 +24,7 @@ from webapp.models import SYSTEM_EVENTS, Alert, Delivery, Endpoint, Rule
 from webapp.models.alerts import FIRING_STALL
 from webapp.services.alerting import lifecycle, raising
 from webapp.services.delivery import retry_policy
-from webapp.timeutil import isoformat
+from webapp.timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ def _raise(workspace_id: int, event: str, now: datetime, *, endpoint, delivery_i
     """One alert per active rule of the workspace on `event` (or, within the rule's cooldown, a
     repeat counted on its firing alert about the same endpoint), with a pending delivery to each
     of the rule's live endpoints but the one the event is about. Returns (alerts raised, ids)."""
+    now = utcnow()  # the real moment they are written, even for a check told another time
     endpoint_id = endpoint.id if endpoint is not None else None
     system = {"event": event,
               "endpoint": {"id": str(endpoint.id), "name": endpoint.name} if endpoint is not None else None,
