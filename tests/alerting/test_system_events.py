@@ -106,6 +106,7 @@ def warnings(caplog) -> list[str]:
 
 # --- endpoint_disabled ------------------------------------------------------------------------------
 
+@pytest.mark.postgres_too
 def test_410_disables_endpoint_a_and_an_endpoint_disabled_rule_tells_b_exactly_once(app, db, workspace, receiver,
                                                                                     other_receiver, caplog):
     caplog.set_level(logging.WARNING, logger=ENGINE_LOGGER)
@@ -212,6 +213,7 @@ def test_a_failed_test_send_raises_no_delivery_dead(app, db, workspace, receiver
     assert [line for line in warnings(caplog) if "is dead" in line] == []
 
 
+@pytest.mark.postgres_too
 def test_no_loop_when_b_itself_dies(app, db, workspace, receiver, other_receiver):
     """B's own system delivery dying (500s, then a 410 that disables B) raises nothing more."""
     endpoint_a, _ = make_endpoint(workspace, receiver.url(), name="A")
@@ -292,6 +294,7 @@ def beat_at(db, moment) -> None:
     db.session.commit()
 
 
+@pytest.mark.postgres_too
 def test_a_stopped_scheduler_raises_scheduler_stalled_once_and_resolves_when_it_returns(app, db, workspace,
                                                                                         receiver, tmp_path,
                                                                                         database_uri):
@@ -332,6 +335,7 @@ def test_a_stopped_scheduler_raises_scheduler_stalled_once_and_resolves_when_it_
     assert len(receiver.requests) == 2
 
 
+@pytest.mark.postgres_too
 def test_a_web_request_notices_the_stall_and_the_heartbeat_job_resolves_it(app, db, workspace, receiver, client):
     app.config["TOCSIN_STALL_CHECK_SECONDS"] = 10
     endpoint_b, _ = make_endpoint(workspace, receiver.url())
@@ -351,6 +355,7 @@ def test_a_web_request_notices_the_stall_and_the_heartbeat_job_resolves_it(app, 
     assert len(receiver.wait_for(2)) == 2
 
 
+@pytest.mark.postgres_too
 def test_scheduler_stalled_is_raised_in_every_workspace_with_such_a_rule(app, db, receiver, other_receiver):
     first, second, bystander = make_workspace("one"), make_workspace("two"), make_workspace("three")
     endpoint_one, _ = make_endpoint(first, receiver.url())
@@ -415,3 +420,20 @@ def test_rules_api_refuses_an_unknown_event_with_the_system_events_listed(api):
     response = api.post("/rules", json={"name": "x", "event": "endpoint_gone", "endpoint_ids": []})
     assert response.status_code == 422 or response.status_code == 400
     assert "endpoint_disabled" in str(response.json) and "scheduler_stalled" in str(response.json)
+
+
+def test_a_system_alert_shows_on_the_alert_pages_and_in_the_api(api, client):
+    endpoint_id = api.post("/endpoints", json={"name": "Ops", "url": "http://127.0.0.1:9/hook"}).json["id"]
+    assert api.post("/rules", json={"name": "Scheduler down", "event": "scheduler_stalled",
+                                    "endpoint_ids": [endpoint_id]}).status_code == 201
+    assert delivery_jobs.check_heartbeat() == "raised"  # no scheduler ever ran in this test
+    assert pool.wait_idle(timeout=20)
+    (alert,) = alerts_of(_db, "scheduler_stalled")
+
+    listed = client.get("/alerts").get_data(as_text=True)
+    assert "The scheduler has stopped" in listed
+    detail = client.get(f"/alerts/{alert.id}")
+    assert detail.status_code == 200 and "no scheduler has ever sent a heartbeat" in detail.get_data(as_text=True)
+    body = api.get(f"/alerts/{alert.id}").json
+    assert body["type"] == "scheduler_stalled" and body["state"] == "firing"
+    assert [item["id"] for item in api.get("/alerts?alert_type=scheduler_stalled").json["items"]] == [alert.id]

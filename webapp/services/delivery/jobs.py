@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from webapp.database import serialised_writes
+from webapp.database_errors import log_failure
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, SchedulerHeartbeat
 from webapp.services.alerting import system_events
@@ -218,8 +219,8 @@ def watch_heartbeat(app: Flask) -> None:
     try:
         state["next"] = time.monotonic() + interval
         check_heartbeat()
-    except Exception:
-        log.exception("the scheduler stall check failed; trying again in %g s", interval)
+    except Exception as error:  # the request itself goes on (and meets the same database)
+        log_failure(log, error, f"the scheduler stall check failed; trying again in {interval:g} s")
         db.session.rollback()
     finally:
         state["lock"].release()

@@ -287,8 +287,9 @@ def dead_lettered(outcome: Outcome, now: datetime) -> None:
     from webapp.services.alerting import system_events
 
     reason = system_events.without_urls(outcome.values.get("last_error")) or "dead"
-    log.warning("delivery %s to endpoint %s is dead after %s attempts: %s", outcome.delivery_id,
-                outcome.endpoint_id, outcome.values.get("attempt_count", "no"), reason)
+    attempts = outcome.values.get("attempt_count")
+    log.warning("delivery %s to endpoint %s is dead after %s: %s", outcome.delivery_id, outcome.endpoint_id,
+                "no attempt" if attempts is None else f"{attempts} attempt{'' if attempts == 1 else 's'}", reason)
     system_events.delivery_dead(outcome.delivery_id, outcome.values.get("last_error"), now)
 
 
