@@ -50,7 +50,7 @@ def has_system_rule(workspace_id: int) -> bool:
 
 # --- the three events ---------------------------------------------------------------------------
 
-def endpoint_disabled(endpoint_id: int, reason: str, now: datetime, *, delivery_id: int | None = None) -> None:
+def endpoint_disabled(endpoint_id: int, reason: str, *, delivery_id: int | None = None) -> None:
     """The engine disabled this endpoint (a 404/410, or failing too long) while attempting
     `delivery_id`: raise `endpoint_disabled` in its workspace, unless that delivery carried a
     system alert (a system alert's failure raises nothing more)."""
@@ -61,12 +61,12 @@ def endpoint_disabled(endpoint_id: int, reason: str, now: datetime, *, delivery_
     if endpoint is None:
         return
     detail = without_urls(reason)
-    _raise_safely(endpoint.workspace_id, "endpoint_disabled", now, endpoint=endpoint,
+    _raise_safely(endpoint.workspace_id, "endpoint_disabled", endpoint=endpoint,
                   delivery_id=delivery_id, detail=detail,
                   message=f"Endpoint “{endpoint.name}” was disabled: {detail}")
 
 
-def delivery_dead(delivery_id: int, reason: str | None, now: datetime) -> None:
+def delivery_dead(delivery_id: int, reason: str | None) -> None:
     """A delivery was dead-lettered: raise `delivery_dead` in its workspace, unless it was a test
     send or carried a system alert itself."""
     row = db.session.execute(
@@ -77,11 +77,11 @@ def delivery_dead(delivery_id: int, reason: str | None, now: datetime) -> None:
     if row is None or row.is_test or row.type is None or is_system_alert(row.type):
         return
     detail = without_urls(reason) or "dead"
-    _raise_safely(row.workspace_id, "delivery_dead", now, endpoint=row, delivery_id=delivery_id,
+    _raise_safely(row.workspace_id, "delivery_dead", endpoint=row, delivery_id=delivery_id,
                   detail=detail, message=f"A delivery to endpoint “{row.name}” failed for good: {detail}")
 
 
-def scheduler_stalled(detail: str, now: datetime) -> int:
+def scheduler_stalled(detail: str) -> int:
     """No scheduler heartbeat: raise `scheduler_stalled` in every workspace with an active rule
     on it, once per rule however many processes notice (the partial unique index on firing
     stall alerts makes a second INSERT a no-op). Returns how many alerts this call raised."""
@@ -89,16 +89,16 @@ def scheduler_stalled(detail: str, now: datetime) -> int:
         Rule.event == "scheduler_stalled", Rule.is_active.is_(True))).all()
     raised = 0
     for workspace_id in workspace_ids:
-        raised += _raise_safely(workspace_id, "scheduler_stalled", now, endpoint=None, delivery_id=None,
+        raised += _raise_safely(workspace_id, "scheduler_stalled", endpoint=None, delivery_id=None,
                                 detail=detail, message=f"The scheduler has stopped: {detail}. Retries, deadlines "
                                                        "and missed runs wait until it runs again.")
     return raised
 
 
-def scheduler_returned(now: datetime) -> int:
+def scheduler_returned() -> int:
     """A heartbeat is back: resolve every firing `scheduler_stalled` alert (each by exactly one
     process, with its `alert.resolved` notices); returns how many this call resolved."""
-    resolved, delivery_ids = lifecycle.resolve_where([Alert.type == "scheduler_stalled"], now=now)
+    resolved, delivery_ids = lifecycle.resolve_where([Alert.type == "scheduler_stalled"])
     if delivery_ids:
         by_workspace: dict[int, list[int]] = {}
         for delivery_id, workspace_id in db.session.execute(
@@ -122,11 +122,11 @@ STALL_CHECK = sa.select(
 
 # --- raising ------------------------------------------------------------------------------------
 
-def _raise_safely(workspace_id: int, event: str, now: datetime, **values) -> int:
+def _raise_safely(workspace_id: int, event: str, **values) -> int:
     """`_raise` inside a savepoint: a failure is logged and undone, the caller's writes stay."""
     try:
         with db.session.begin_nested():
-            alerts, delivery_ids = _raise(workspace_id, event, now, **values)
+            alerts, delivery_ids = _raise(workspace_id, event, **values)
     except Exception:
         log.exception("raising %s in workspace %s failed; the engine's own outcome is kept", event, workspace_id)
         return 0
@@ -134,12 +134,12 @@ def _raise_safely(workspace_id: int, event: str, now: datetime, **values) -> int
     return alerts
 
 
-def _raise(workspace_id: int, event: str, now: datetime, *, endpoint, delivery_id: int | None, detail: str,
+def _raise(workspace_id: int, event: str, *, endpoint, delivery_id: int | None, detail: str,
            message: str) -> tuple[int, list[int]]:
     """One alert per active rule of the workspace on `event` (or, within the rule's cooldown, a
     repeat counted on its firing alert about the same endpoint), with a pending delivery to each
     of the rule's live endpoints but the one the event is about. Returns (alerts raised, ids)."""
-    now = utcnow()  # the real moment they are written, even for a check told another time
+    now = utcnow()  # the real moment they are written (a check may be told another time)
     endpoint_id = endpoint.id if endpoint is not None else None
     system = {"event": event,
               "endpoint": {"id": str(endpoint.id), "name": endpoint.name} if endpoint is not None else None,

@@ -193,7 +193,7 @@ def check_heartbeat(now: datetime | None = None) -> str | None:
     stalled = latest is None or now - latest > HEARTBEAT_STALE_AFTER
     if stalled and to_raise:
         with serialised_writes():
-            raised = system_events.scheduler_stalled(system_events.stall_detail(latest, now), now)
+            raised = system_events.scheduler_stalled(system_events.stall_detail(latest, now))
             db.session.commit()
         if raised:
             log.warning("no scheduler heartbeat since %s: raised %d scheduler_stalled alerts",
@@ -201,7 +201,7 @@ def check_heartbeat(now: datetime | None = None) -> str | None:
         return "raised"
     if not stalled and to_resolve:
         with serialised_writes():
-            resolved = system_events.scheduler_returned(now)
+            resolved = system_events.scheduler_returned()
             db.session.commit()
         if resolved:
             log.info("a scheduler heartbeat is back: resolved %d scheduler_stalled alerts", resolved)

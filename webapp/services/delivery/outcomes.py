@@ -195,7 +195,7 @@ def _write_together(batch: list[Outcome]) -> None:
                                              known_failing_since=outcome.known_failing_since,
                                              delivery_id=outcome.delivery_id)
                 if outcome.values["status"] == "dead" and not outcome.is_test:
-                    dead_lettered(outcome, now)
+                    dead_lettered(outcome)
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -277,11 +277,11 @@ def disable_endpoint(endpoint_id: int, reason: str, now: datetime, *, delivery_i
                      object_type="endpoint", object_id=endpoint_id, summary=reason)
         log.warning("endpoint %s %r (workspace %s) disabled automatically while attempting delivery %s: %s",
                     endpoint_id, name, workspace_id, delivery_id, system_events.without_urls(reason))
-        system_events.endpoint_disabled(endpoint_id, reason, now, delivery_id=delivery_id)
+        system_events.endpoint_disabled(endpoint_id, reason, delivery_id=delivery_id)
     return disabled
 
 
-def dead_lettered(outcome: Outcome, now: datetime) -> None:
+def dead_lettered(outcome: Outcome) -> None:
     """A delivery (not a test send) is dead: one WARNING line with its ids and why (no URL), and
     the system event `delivery_dead`."""
     from webapp.services.alerting import system_events
@@ -290,7 +290,7 @@ def dead_lettered(outcome: Outcome, now: datetime) -> None:
     attempts = outcome.values.get("attempt_count")
     log.warning("delivery %s to endpoint %s is dead after %s: %s", outcome.delivery_id, outcome.endpoint_id,
                 "no attempt" if attempts is None else f"{attempts} attempt{'' if attempts == 1 else 's'}", reason)
-    system_events.delivery_dead(outcome.delivery_id, outcome.values.get("last_error"), now)
+    system_events.delivery_dead(outcome.delivery_id, outcome.values.get("last_error"))
 
 
 def _update_endpoint(endpoint_id: int, *conditions, **values) -> bool:
