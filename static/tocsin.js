@@ -309,4 +309,19 @@
       if (block.querySelector(".has-error")) { block.hidden = false; }
     });
   });
+// == system ==
+// Rule form: a system event (about alerting itself, not a job) takes no job filter, so the
+// field hides while one is chosen. Without JavaScript it shows, and the server ignores it.
+(function () {
+  "use strict";
+  var event = document.getElementById("event");
+  var blocks = document.querySelectorAll("[data-not-for-events]");
+  if (!event || !blocks.length) { return; }
+  function sync() {
+    blocks.forEach(function (block) {
+      block.hidden = block.getAttribute("data-not-for-events").split(" ").indexOf(event.value) >= 0;
+    });
+  }
+  event.addEventListener("change", sync);
+  sync();
 })();

@@ -3,7 +3,7 @@ import logging
 
 from flask import Flask
 
-from webapp import request_bodies, request_values, security
+from webapp import heartbeat_watch, request_bodies, request_values, security
 from webapp.config import PROJECT_ROOT, load_config
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sessions import CookieSessionOutsideApi
@@ -29,6 +29,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     register_template_helpers(app)
+    heartbeat_watch.init_app(app)
     return app
 
 

@@ -13,6 +13,7 @@ from webapp.models.rules import (
     EVENT_LABELS,
     RULE_EVENTS,
     SEVERITIES,
+    SYSTEM_EVENTS,
     Rule,
     rule_endpoint,
 )
@@ -25,5 +26,6 @@ __all__ = [
     "DEFAULT_CONSECUTIVE_COUNT", "DEFAULT_MAX_ATTEMPTS", "EVENT_CONDITIONS", "EVENT_LABELS",
     "Alert", "ApiKey", "AuditEvent", "AuthThrottle", "DELIVERY_STATUSES", "Delivery", "DeliveryAttempt",
     "Endpoint", "Invite", "Job", "Membership", "RULE_EVENTS", "RUN_STATUSES", "Rule", "Run",
-    "SEVERITIES", "SchedulerHeartbeat", "Silence", "SilenceHold", "User", "Workspace", "rule_endpoint",
+    "SEVERITIES", "SYSTEM_EVENTS", "SchedulerHeartbeat", "Silence", "SilenceHold", "User", "Workspace",
+    "rule_endpoint",
 ]

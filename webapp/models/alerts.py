@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.checks import one_of
+from webapp.models.endpoints import Endpoint
 from webapp.models.jobs import Job, Run
 from webapp.models.rules import RULE_EVENTS, SEVERITIES, Rule
 from webapp.timeutil import UTCDateTime, utcnow
@@ -13,6 +14,7 @@ from webapp.timeutil import UTCDateTime, utcnow
 ALERT_STATES = ("firing", "resolved")
 # The payload types of an alert's deliveries (a test send is `alert.test`).
 PAYLOAD_TYPES = ("alert.fired", "alert.repeated", "alert.resolved")
+FIRING_STALL = "type = 'scheduler_stalled' AND state = 'firing'"
 
 
 class Alert(db.Model):
@@ -27,6 +29,10 @@ class Alert(db.Model):
         sa.Index("ix_alert_next_repeat_at", "next_repeat_at",
                  sqlite_where=sa.text("next_repeat_at IS NOT NULL"),
                  postgresql_where=sa.text("next_repeat_at IS NOT NULL")),
+        # One firing scheduler_stalled alert per rule: of two processes noticing the same stall,
+        # the second one's INSERT conflicts and raises nothing (system_events.check_scheduler).
+        sa.Index("uq_alert_firing_scheduler_stalled", "rule_id", unique=True,
+                 sqlite_where=sa.text(FIRING_STALL), postgresql_where=sa.text(FIRING_STALL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,7 +57,10 @@ class Alert(db.Model):
     next_repeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The silence that held this alert's deliveries when it was raised (webapp/services/silences.py).
     silenced_by: Mapped[int | None] = mapped_column(sa.ForeignKey("silence.id", ondelete="SET NULL"))
+    # The endpoint a system alert (endpoint_disabled, delivery_dead) is about: never sent there.
+    system_endpoint_id: Mapped[int | None] = mapped_column(sa.ForeignKey("endpoint.id", ondelete="SET NULL"))
 
     rule: Mapped[Rule | None] = relationship(lazy="joined")
     job: Mapped[Job | None] = relationship(lazy="joined")
     run: Mapped[Run | None] = relationship()
+    system_endpoint: Mapped[Endpoint | None] = relationship(foreign_keys=[system_endpoint_id])

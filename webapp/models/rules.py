@@ -9,12 +9,17 @@ from webapp.models.checks import one_of
 from webapp.models.endpoints import Endpoint
 from webapp.timeutil import UTCDateTime, utcnow
 
-RULE_EVENTS = ("run_failed", "run_succeeded", "run_timed_out", "run_slow", "consecutive_failures", "run_missed",
-               "run_verification_failed")
+RUN_EVENTS = ("run_failed", "run_succeeded", "run_timed_out", "run_slow", "consecutive_failures", "run_missed",
+              "run_verification_failed")
+# Events about alerting itself (services/alerting/system_events.py): they take no job filter,
+# never go to the endpoint they are about, and a system alert's own failure raises none.
+SYSTEM_EVENTS = ("endpoint_disabled", "delivery_dead", "scheduler_stalled")
+RULE_EVENTS = RUN_EVENTS + SYSTEM_EVENTS
 # Each event's name wherever one is listed (alerts, rules, filters) …
 EVENT_LABELS = {"run_failed": "Run failed", "run_succeeded": "Run succeeded", "run_timed_out": "Run timed out",
                 "run_slow": "Run slow", "consecutive_failures": "Consecutive failures", "run_missed": "Run missed",
-                "run_verification_failed": "Verification failed"}
+                "run_verification_failed": "Verification failed", "endpoint_disabled": "Endpoint disabled",
+                "delivery_dead": "Delivery failed", "scheduler_stalled": "Scheduler stalled"}
 # … and as the end of the rule form's sentence "Alert when …".
 EVENT_CONDITIONS = {
     "run_failed": "a run fails",
@@ -24,6 +29,9 @@ EVENT_CONDITIONS = {
     "consecutive_failures": "a job fails several times in a row",
     "run_missed": "a scheduled job does not run in time",
     "run_verification_failed": "a run's own check of its result fails",
+    "endpoint_disabled": "an endpoint is disabled automatically (404/410, or failing for days)",
+    "delivery_dead": "a delivery uses up its attempts",
+    "scheduler_stalled": "the scheduler stops (no heartbeat for 60 s)",
 }
 SEVERITIES = ("info", "warning", "critical")
 DEFAULT_CONSECUTIVE_COUNT = 3  # failures in a row that a consecutive_failures rule waits for

@@ -7,7 +7,7 @@ from webapp.blueprints.dashboard import bp
 from webapp.blueprints.run_snippets import report_snippets
 from webapp.extensions import db
 from webapp.services import first_run, overview
-from webapp.services.alerting import job_runs
+from webapp.services.alerting import job_runs, system_events
 from webapp.services.delivery.jobs import scheduler_age_seconds
 from webapp.templating import reader_zone
 from webapp.tenancy import current_workspace_id
@@ -35,6 +35,7 @@ def overview_page():
         chart=overview.stacked_bars(overview.deliveries_per_hour(workspace_id, reader_zone().zone)),
         endpoint_stats=overview.endpoint_stats(workspace_id),
         near_deadline=overview.runs_near_deadline(workspace_id), run_state=job_runs.run_state,
+        system_events_cta=not system_events.has_system_rule(workspace_id),
     )
 
 

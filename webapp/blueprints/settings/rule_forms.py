@@ -9,12 +9,16 @@ from webapp.models import (
     EVENT_CONDITIONS,
     RULE_EVENTS,
     SEVERITIES,
+    SYSTEM_EVENTS,
     Endpoint,
     Rule,
 )
+from webapp.models.rules import RUN_EVENTS
 from webapp.services.alerting import rules as rule_service
 
-EVENT_CHOICES = [SelectChoice(event, EVENT_CONDITIONS[event]) for event in RULE_EVENTS]
+# Run events, then the system events (about alerting itself) in a group of their own.
+EVENT_CHOICES = [SelectChoice(event, EVENT_CONDITIONS[event], optgroup="A job's runs") for event in RUN_EVENTS] + [
+    SelectChoice(event, EVENT_CONDITIONS[event], optgroup="Alerting itself") for event in SYSTEM_EVENTS]
 SEVERITY_CHOICES = [SelectChoice(severity, severity.capitalize()) for severity in SEVERITIES]
 
 
@@ -49,6 +53,12 @@ class RuleForm(FlaskForm):
                                                       "again this often (10–604800). Empty: never repeat.")
     is_active = BooleanField("Active", default=True)
     submit = SubmitField("Save rule")
+
+    def preselect_event(self, event: str | None) -> None:
+        """A new rule's event from the page's `?event=` (the overview's "Tell me when alerting
+        breaks" links to `?event=endpoint_disabled`); an unknown value is ignored."""
+        if event in RULE_EVENTS:
+            self.event.data = event
 
     def set_endpoint_choices(self, endpoints: list[Endpoint]) -> None:
         self.endpoint_ids.choices = [

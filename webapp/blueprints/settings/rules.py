@@ -42,6 +42,8 @@ def rules():
 def new_rule():
     form, endpoints = RuleForm(), _live_endpoints()
     form.set_endpoint_choices(endpoints)
+    if request.method == "GET":
+        form.preselect_event(request.args.get("event"))
     if form.validate_on_submit():
         try:
             rule = rule_service.create_rule(current_workspace_id(), form.service_input(), **_actor())

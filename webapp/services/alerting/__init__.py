@@ -13,6 +13,9 @@
    moved by each report; `missed_runs` (run by `sweeps.sweep_missed_runs`) raises `run_missed`
    once per slot that passed its grace with no report, through `raising.raise_missed`.
 6. `lifecycle.sweep_repeats` sends `alert.repeated` for firing, unacknowledged alerts, once each.
+7. `system_events` raises alerts about alerting itself: `endpoint_disabled` and `delivery_dead`
+   from the engine's outcome batch, `scheduler_stalled` from the heartbeat check
+   (`delivery.jobs.check_heartbeat`, on requests and scheduler ticks), resolved when a beat returns.
 `rules` and `alerts` are the rule and alert life cycles behind the pages and the API;
 `job_runs` reads runs for the job pages, `job_status` computes a job's status (new, up, late,
 down, paused) and `schedule_words` says a schedule and its next slot in words.

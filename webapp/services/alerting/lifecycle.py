@@ -55,6 +55,12 @@ def resolve_alerts(workspace_id: int, alert_ids: list[int], *, resolved_by_id: i
     return _resolve([Alert.workspace_id == workspace_id, Alert.id.in_(alert_ids)], resolved_by_id, now or utcnow())
 
 
+def resolve_where(conditions: list, *, now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Resolve (automatically) the firing alerts matching `conditions`, in any workspace: a
+    system condition that ended (a scheduler heartbeat is back). Returns (alert ids, delivery ids)."""
+    return _resolve(conditions, None, now or utcnow())
+
+
 def _resolve(conditions: list, resolved_by_id: int | None, now: datetime) -> tuple[list[int], list[int]]:
     """One guarded UPDATE (`state = 'firing'` in its WHERE): of two resolutions at once, each
     alert goes to exactly one, and only that one writes its `alert.resolved` deliveries."""
@@ -79,6 +85,7 @@ def notify(alerts: list, event: str) -> list[int]:
         sa.select(Rule).where(Rule.id.in_({alert.rule_id for alert in alerts if alert.rule_id})))}
     sent_to = _live_endpoints_reached([alert.id for alert in alerts])
     held = holding.held_endpoints([alert.id for alert in alerts])  # a silence still holds these: say nothing
+    about = _system_endpoints([alert.id for alert in alerts])  # a system alert never goes to its endpoint
     targets = []
     for alert in alerts:
         rule = rules.get(alert.rule_id)
@@ -88,7 +95,7 @@ def notify(alerts: list, event: str) -> list[int]:
             endpoint.id for endpoint in rule.endpoints
             if endpoint.is_active and endpoint.deleted_at is None and endpoint.workspace_id == alert.workspace_id]
         targets += [(alert, rule, endpoint_id) for endpoint_id in endpoint_ids
-                    if endpoint_id not in held.get(alert.id, ())]
+                    if endpoint_id not in held.get(alert.id, ()) and endpoint_id != about.get(alert.id)]
     budgets = _endpoint_budgets({endpoint_id for _, _, endpoint_id in targets})
     deliveries = [Delivery(workspace_id=alert.workspace_id, alert_id=alert.id, endpoint_id=endpoint_id,
                            rule_id=rule.id, event=event, status="pending", next_attempt_at=now, created_at=now,
@@ -99,6 +106,12 @@ def notify(alerts: list, event: str) -> list[int]:
     db.session.add_all(deliveries)
     db.session.flush()
     return [delivery.id for delivery in deliveries]
+
+
+def _system_endpoints(alert_ids: list[int]) -> dict[int, int]:
+    """alert id → the endpoint a system alert is about (only alerts that have one)."""
+    return dict(db.session.execute(sa.select(Alert.id, Alert.system_endpoint_id).where(
+        Alert.id.in_(alert_ids), Alert.system_endpoint_id.is_not(None))).all())
 
 
 def _endpoint_budgets(endpoint_ids: set[int]) -> dict[int, int]:

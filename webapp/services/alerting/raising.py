@@ -178,7 +178,8 @@ _ACTIVE_RULES = (sa.select(*_RULE_COLUMNS, *_ENDPOINT_COLUMNS)
                  .order_by(Rule.id, Endpoint.id))
 
 
-def _active_rule_rows(workspace_id: int, events: tuple[str, ...]) -> list[RuleRow]:
+def active_rule_rows(workspace_id: int, events: tuple[str, ...]) -> list[RuleRow]:
+    """The workspace's active rules for `events` with their endpoints, in one Core query."""
     rules: dict[int, RuleRow] = {}
     split = len(_RULE_COLUMNS)
     for row in db.session.execute(_ACTIVE_RULES, {"workspace_id": workspace_id, "events": list(events)}):
@@ -223,13 +224,13 @@ def _raise(rule: Rule, run: Run, message: str, now) -> list[int]:
     ]
     if not deliveries:
         return []
-    return list(connection.execute(_INSERT_DELIVERIES, deliveries).scalars())
+    return list(connection.execute(INSERT_DELIVERIES, deliveries).scalars())
 
 
 # Built once: the ORM's unit of work for an alert and its ten deliveries was two fifths of a
 # run report's CPU; these Core INSERTs (one for all deliveries, ids back in order) are not.
 _INSERT_ALERT = sa.insert(Alert).returning(Alert.id)
-_INSERT_DELIVERIES = sa.insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True)
+INSERT_DELIVERIES = sa.insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True)
 
 
 def _alert_within_cooldown(rule: Rule, job_id: int, now) -> Alert | None:
@@ -291,7 +292,7 @@ def raise_alerts(run: Run, events: tuple[str, ...], rules: list[Rule] | None = N
     if not events:
         return []
     if rules is None:
-        rules = _active_rule_rows(run.workspace_id, events)
+        rules = active_rule_rows(run.workspace_id, events)
     now = utcnow()
     delivery_ids: list[int] = []
     resolved_by_success = False

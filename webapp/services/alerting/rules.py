@@ -15,6 +15,7 @@ from webapp.models import (
     EVENT_LABELS,
     RULE_EVENTS,
     SEVERITIES,
+    SYSTEM_EVENTS,
     Endpoint,
     Rule,
 )
@@ -121,6 +122,9 @@ def validate(workspace_id: int, data: dict, *, endpoints_required: bool = True) 
     else:
         cleaned["event"] = event
     check("job_filter", _job_filter, data.get("job_filter"))
+    if event in SYSTEM_EVENTS:  # about alerting itself, not a job: the filter is ignored
+        errors.pop("job_filter", None)
+        cleaned["job_filter"] = None
     cleaned["threshold_seconds"] = cleaned["consecutive_count"] = None
     if event == "run_slow":
         if data.get("threshold_seconds") is None:
@@ -189,6 +193,8 @@ def describe_event(rule: Rule) -> str:
         return f"run slower than {duration_words(rule.threshold_seconds or 0)}"
     if rule.event == "consecutive_failures":
         return f"{rule.consecutive_count} failures in a row"
+    if rule.event in SYSTEM_EVENTS:
+        return f"system: {EVENT_LABELS[rule.event].lower()}"
     return EVENT_LABELS[rule.event].lower() if rule.event in EVENT_LABELS else rule.event
 
 

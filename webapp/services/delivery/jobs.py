@@ -4,6 +4,7 @@ and leases, never with an in-memory lock."""
 import logging
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,8 +12,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import Flask
 
+from webapp.database import serialised_writes
+from webapp.database_errors import log_failure
 from webapp.extensions import db
 from webapp.models import Delivery, DeliveryAttempt, SchedulerHeartbeat
+from webapp.services.alerting import system_events
 from webapp.services.delivery import claims, due, history_limit, pool
 from webapp.timeutil import utcnow
 
@@ -164,8 +168,62 @@ def prune_stale_heartbeats(older_than: timedelta = HEARTBEAT_FORGET_AFTER) -> in
 
 
 def record_heartbeat(app: Flask) -> None:
-    """The heartbeat job: this process's row, kept per app, says its scheduler is alive."""
+    """The heartbeat job: this process's row, kept per app, says its scheduler is alive; then
+    the stall check (a scheduler that beats again resolves a `scheduler_stalled` alert)."""
     app.extensions["tocsin_heartbeat_id"] = beat(app.extensions.get("tocsin_heartbeat_id"))
+    check_heartbeat()
+
+
+# --- scheduler_stalled: raised by whichever process notices first, resolved when a beat returns --
+
+STALL_CHECK_SECONDS = 10.0  # a web process checks at most this often (TOCSIN_STALL_CHECK_SECONDS)
+_LATEST_BEAT = sa.select(sa.func.max(SchedulerHeartbeat.last_beat_at))
+
+
+def check_heartbeat(now: datetime | None = None) -> str | None:
+    """Raise `scheduler_stalled` when no scheduler beat for HEARTBEAT_STALE_AFTER (or none ever
+    ran) and resolve it when one beats again; returns "raised", "resolved" or None (nothing to do).
+    Safe in any number of processes: a stall alert is one per rule (a conflicting INSERT does
+    nothing) and a resolution is one guarded UPDATE. Reads on a connection of its own, so a
+    caller's session is left as it was unless there is something to write."""
+    now = now or utcnow()
+    with db.engine.connect() as connection:
+        latest = connection.scalar(_LATEST_BEAT)
+        to_raise, to_resolve = connection.execute(system_events.STALL_CHECK).one()
+    stalled = latest is None or now - latest > HEARTBEAT_STALE_AFTER
+    if stalled and to_raise:
+        with serialised_writes():
+            raised = system_events.scheduler_stalled(system_events.stall_detail(latest, now))
+            db.session.commit()
+        if raised:
+            log.warning("no scheduler heartbeat since %s: raised %d scheduler_stalled alerts",
+                        latest.isoformat() if latest else "ever", raised)
+        return "raised"
+    if not stalled and to_resolve:
+        with serialised_writes():
+            resolved = system_events.scheduler_returned()
+            db.session.commit()
+        if resolved:
+            log.info("a scheduler heartbeat is back: resolved %d scheduler_stalled alerts", resolved)
+        return "resolved"
+    return None
+
+
+def watch_heartbeat(app: Flask) -> None:
+    """The web side of the stall check (a stalled scheduler cannot notice itself): at most once
+    every TOCSIN_STALL_CHECK_SECONDS per process, never waiting for another thread's check."""
+    interval = float(app.config.get("TOCSIN_STALL_CHECK_SECONDS", STALL_CHECK_SECONDS))
+    state = app.extensions.setdefault("tocsin_stall_check", {"next": 0.0, "lock": threading.Lock()})
+    if interval <= 0 or time.monotonic() < state["next"] or not state["lock"].acquire(blocking=False):
+        return
+    try:
+        state["next"] = time.monotonic() + interval
+        check_heartbeat()
+    except Exception as error:  # the request itself goes on (and meets the same database)
+        log_failure(log, error, f"the scheduler stall check failed; trying again in {interval:g} s")
+        db.session.rollback()
+    finally:
+        state["lock"].release()
 
 
 class RetrySource:

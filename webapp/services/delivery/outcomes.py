@@ -189,10 +189,13 @@ def _write_together(batch: list[Outcome]) -> None:
                 db.session.execute(_INSERT_ATTEMPTS, rows)
             for outcome in written:
                 if outcome.disable_reason:
-                    disable_endpoint(outcome.endpoint_id, outcome.disable_reason, now)
+                    disable_endpoint(outcome.endpoint_id, outcome.disable_reason, now, delivery_id=outcome.delivery_id)
                 elif outcome.succeeded is not None:  # a test send counts like any attempt
                     due_now += record_health(outcome.endpoint_id, outcome.succeeded, now,
-                                             known_failing_since=outcome.known_failing_since)
+                                             known_failing_since=outcome.known_failing_since,
+                                             delivery_id=outcome.delivery_id)
+                if outcome.values["status"] == "dead" and not outcome.is_test:
+                    dead_lettered(outcome)
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -214,7 +217,8 @@ _UNKNOWN = object()
 OUTAGE_STREAK_SECONDS = 10  # the default schedule's first delay; × TOCSIN_RETRY_SCALE
 
 
-def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_failing_since=_UNKNOWN) -> int:
+def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_failing_since=_UNKNOWN,
+                  delivery_id: int | None = None) -> int:
     """Start or end the failure streak; disable the endpoint when the streak is too long. Returns
     how many waiting deliveries the end of a streak made due now (`retry_waiting_now`).
 
@@ -233,7 +237,8 @@ def record_health(endpoint_id: int, succeeded: bool, now: datetime, *, known_fai
     hours = float(current_app.config.get("TOCSIN_DISABLE_AFTER_HOURS", 72.0))
     if failing_since is not None and now - failing_since >= timedelta(hours=hours):
         disable_endpoint(endpoint_id, f"disabled after {hours:g} hours of failed deliveries "
-                                      f"(failing since {failing_since:%Y-%m-%d %H:%M} UTC)", now)
+                                      f"(failing since {failing_since:%Y-%m-%d %H:%M} UTC)", now,
+                         delivery_id=delivery_id)
     return 0
 
 
@@ -258,15 +263,34 @@ def retry_waiting_now(endpoint_id: int, now: datetime) -> int:
     ).rowcount
 
 
-def disable_endpoint(endpoint_id: int, reason: str, now: datetime) -> bool:
-    """Disable an active endpoint with `reason` (audited); False when it was already disabled."""
+def disable_endpoint(endpoint_id: int, reason: str, now: datetime, *, delivery_id: int | None = None) -> bool:
+    """Disable an active endpoint with `reason` (audited, logged, and raised as the system event
+    `endpoint_disabled`) while attempting `delivery_id`; False when it was already disabled."""
+    from webapp.services.alerting import system_events  # alerting imports the engine's pool
+
     disabled = _update_endpoint(endpoint_id, Endpoint.is_active.is_(True), Endpoint.deleted_at.is_(None),
                                 is_active=False, disabled_reason=reason[:500], disabled_at=now)
     if disabled:
-        workspace_id = db.session.scalar(sa.select(Endpoint.workspace_id).where(Endpoint.id == endpoint_id))
+        workspace_id, name = db.session.execute(sa.select(Endpoint.workspace_id, Endpoint.name)
+                                                .where(Endpoint.id == endpoint_id)).one()
         audit.record(workspace_id=workspace_id, user_id=None, action="endpoint.auto_disable",
                      object_type="endpoint", object_id=endpoint_id, summary=reason)
+        log.warning("endpoint %s %r (workspace %s) disabled automatically while attempting delivery %s: %s",
+                    endpoint_id, name, workspace_id, delivery_id, system_events.without_urls(reason))
+        system_events.endpoint_disabled(endpoint_id, reason, delivery_id=delivery_id)
     return disabled
+
+
+def dead_lettered(outcome: Outcome) -> None:
+    """A delivery (not a test send) is dead: one WARNING line with its ids and why (no URL), and
+    the system event `delivery_dead`."""
+    from webapp.services.alerting import system_events
+
+    reason = system_events.without_urls(outcome.values.get("last_error")) or "dead"
+    attempts = outcome.values.get("attempt_count")
+    log.warning("delivery %s to endpoint %s is dead after %s: %s", outcome.delivery_id, outcome.endpoint_id,
+                "no attempt" if attempts is None else f"{attempts} attempt{'' if attempts == 1 else 's'}", reason)
+    system_events.delivery_dead(outcome.delivery_id, outcome.values.get("last_error"))
 
 
 def _update_endpoint(endpoint_id: int, *conditions, **values) -> bool:

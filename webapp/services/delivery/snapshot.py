@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from webapp.database import autocommit_connection
-from webapp.models import Alert, Delivery, Endpoint, Job, Rule, Run, Workspace
+from webapp.models import SYSTEM_EVENTS, Alert, Delivery, Endpoint, Job, Rule, Run, Workspace
 from webapp.services import crypto
 
 
@@ -85,6 +85,7 @@ class AlertSnapshot:
     created_at: datetime
     state: str
     resolved_at: datetime | None
+    alert_metadata: dict | None  # a system alert's only (its `system` object): None for a run's alert
     rule: RuleSnapshot | None
     job: JobSnapshot | None
     run: RunSnapshot | None
@@ -119,7 +120,8 @@ _COLUMNS = {
                  Endpoint.signature_scheme, Endpoint.signature_header, Endpoint.signature_header_prefix,
                  Endpoint.retry_delays_seconds),
     "alert": (Alert.id, Alert.workspace_id, Alert.type, Alert.severity, Alert.message, Alert.repeat_count,
-              Alert.created_at, Alert.state, Alert.resolved_at),
+              Alert.created_at, Alert.state, Alert.resolved_at,
+              sa.case((Alert.type.in_(SYSTEM_EVENTS), Alert.alert_metadata), else_=sa.null())),
     "rule": (Rule.id, Rule.name),
     "job": (Job.slug, Job.name),
     "run": (Run.id, Run.external_id, Run.status, Run.started_at, Run.finished_at, Run.deadline_at,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from webapp.models.rules import SYSTEM_EVENTS
 from webapp.timeutil import isoformat, utcnow
 
 
@@ -21,7 +22,7 @@ def _base_url() -> str:
 def alert_context(alert, workspace) -> dict:
     """The `data` object for a real alert: IDs and summaries only, never run metadata."""
     rule, job, run = alert.rule, alert.job, alert.run
-    return {
+    context = {
         "alert": {
             "id": str(alert.id), "type": alert.type, "severity": alert.severity, "message": alert.message,
             "repeat_count": alert.repeat_count, "created_at": isoformat(alert.created_at),
@@ -33,6 +34,10 @@ def alert_context(alert, workspace) -> dict:
         "run": _run_summary(run) if run else None,
         "workspace": {"id": _id(alert.workspace_id), "name": workspace.name},
     }
+    if alert.type in SYSTEM_EVENTS:  # what broke: {"event", "endpoint": {id, name}|null, "delivery_id", "detail"}
+        context["system"] = (alert.alert_metadata or {}).get("system") or {
+            "event": alert.type, "endpoint": None, "delivery_id": None, "detail": alert.message}
+    return context
 
 
 def _run_summary(run) -> dict:
