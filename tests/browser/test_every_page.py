@@ -20,7 +20,7 @@ SIGNED_OUT_PAGES = ["/login", "/signup", "/invites/not-a-real-token", "/no-such-
 EMPTY_WORKSPACE_PAGES = [
     "/overview", "/jobs", "/alerts", "/settings", "/settings/alerts/endpoints", "/settings/alerts/endpoints/new",
     "/settings/alerts/rules", "/settings/alerts/rules/new", "/settings/alerts/deliveries", "/settings/api-keys",
-    "/settings/invites", "/settings/audit-log", "/settings/account",
+    "/settings/invites", "/settings/audit-log", "/settings/account", "/settings/silences", "/settings/silences/new",
 ]
 
 
@@ -97,7 +97,7 @@ def workspace_with_data(api, app, client, receiver, db) -> list[str]:
         f"/settings/alerts/rules/{rule_id}/edit", f"/settings/alerts/rules/{rule_id}/delete",
         "/settings/alerts/deliveries", f"/settings/alerts/deliveries/{delivery.id}", "/settings/api-keys",
         f"/settings/api-keys/{key.id}/revoke", "/settings/invites", "/settings/audit-log", "/settings/audit-log?object_type=endpoint&since=bad",
-        "/settings/account",
+        "/settings/account", "/settings/silences", "/settings/silences/new?job_filter=nightly-*",
     ]
 
 
