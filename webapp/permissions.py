@@ -11,7 +11,7 @@ from webapp.services import user_sessions
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 VIEWER_REFUSED = "Viewers can read every page but cannot change anything: ask an owner or admin."
-OWNER_ONLY_REFUSED = "Only an owner can change members' roles or remove members: ask an owner."
+OWNER_ONLY_REFUSED = "Only an owner can change roles or remove members: ask an owner."
 WRITERS = frozenset({"owner", "admin"})
 # A person's own things, which every member may change whatever their role.
 ALLOWED_FOR_EVERY_ROLE = frozenset({
