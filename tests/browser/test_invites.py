@@ -31,7 +31,8 @@ def test_an_invite_link_copied_from_the_page_signs_a_colleague_up_into_the_works
     job_of(workspace_id_of(), "billing-nightly")
     db.session.commit()
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Invites").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    page.locator(".settings-card", has_text="Invites").click()
     expect(page.get_by_role("heading", name="Invites")).to_be_visible()
     page.get_by_label("Email").fill("colleague@example.com")
     page.get_by_role("button", name="Create invite link").click()
