@@ -90,3 +90,33 @@ def test_an_invited_viewer_sees_the_workspace_and_a_member_with_two_switches_bet
     finally:
         context.close()
     assert violations == []
+
+
+@pytest.fixture
+def axe_context(browser):
+    from tests.browser.test_every_page import install_axe
+
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    install_axe(context)
+    yield context
+    context.close()
+
+
+def test_the_team_pages_fit_a_phone_and_pass_axe_with_the_switcher_shown(app, axe_context, live_server, auth, client):
+    from tests.browser.test_every_page import audit, log_in
+    from tests.support.teams import invite_link
+
+    member = "second-owner-with-a-rather-long-address@example.com"
+    app.config.update(WTF_CSRF_ENABLED=False, TOCSIN_SIGNUP="open")  # set up through the test client
+    auth.signup()
+    accounts.create_user(member, PASSWORD)
+    db.session.commit()
+    assert app.test_client().post(invite_link(client, member, "admin"), data={"password": PASSWORD}).status_code == 302
+    invite_link(client, "pending-colleague@example.com", "viewer")
+    app.config["WTF_CSRF_ENABLED"] = True
+    page = axe_context.new_page()
+    log_in(page, live_server.url, member)
+    expect(page.locator("#workspace-switch")).to_be_visible()
+    problems = audit(page, live_server.url, ["/settings/members", "/settings/account", "/settings/invites"])
+    assert not problems, "\n".join(problems)
