@@ -196,3 +196,24 @@ def test_renaming_needs_a_name(owner, db):
     response = owner.post("/settings/members/workspace-name", data={"name": "  "})
     assert response.status_code == 400
     assert db.session.scalar(sa.select(Workspace.name)) == "owner's workspace"
+
+
+def test_a_member_who_leaves_carries_on_in_their_other_workspace(app, owner, db):
+    AuthActions(member := app.test_client()).signup(MEMBER)
+    member.post(invite_link(owner, MEMBER, "admin"))  # this browser now works in the owner's workspace
+    owner_workspace = db.session.scalar(sa.select(Workspace.id).order_by(Workspace.id))
+
+    left = member.post("/settings/members/leave", follow_redirects=True)
+
+    assert left.status_code == 200 and "You left owner&#39;s workspace." in left.get_data(as_text=True)
+    assert membership_of(db, MEMBER, owner_workspace) is None
+    assert "Members of member&#39;s workspace" in member.get("/settings/members").get_data(as_text=True)
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "member.leave"))
+    assert event.workspace_id == owner_workspace and event.summary == f"{MEMBER} left the workspace (admin)"
+
+
+def test_a_member_who_leaves_their_only_workspace_is_logged_out(app, owner, db):
+    member = join(app, owner, MEMBER, "viewer")  # leaving is allowed to viewers too
+    left = member.post("/settings/members/leave")
+    assert left.status_code == 302 and left.headers["Location"].startswith("/login")
+    assert member.get("/overview").status_code == 302

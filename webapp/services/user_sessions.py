@@ -68,6 +68,7 @@ def load(session_id: str) -> User | None:
     user = db.session.get(User, int(user_id))
     if user is None or int(version or 0) != (user.session_version or 0):
         return None
+    user.session_workspace_id = None
     if not token:
         return user  # an identity from before session rows: `adopt` gives it one
     row = db.session.scalar(sa.select(UserSession).where(

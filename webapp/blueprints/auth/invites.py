@@ -45,7 +45,7 @@ def _form_for(invite):
 def _accept(invite, form, mode):
     """The member the form makes, or None after putting the reason on the form."""
     if mode == "join":
-        return invites.join(invite, current_user, client_ip=request.remote_addr)
+        return invites.join(invite, current_user._get_current_object(), client_ip=request.remote_addr)
     if mode == "signup":
         return invites.accept(invite, form.password.data, client_ip=request.remote_addr)
     user = accounts.authenticate(invite.email, form.password.data)

@@ -117,4 +117,5 @@ def _remove(membership, sentence):
 
 def _carry_on_elsewhere():
     """After leaving, this browser carries on in the user's next workspace with a new session."""
-    user_sessions.log_in(current_user, workspace_id=current_user.memberships[0].workspace_id)
+    user = current_user._get_current_object()  # not the proxy: Flask-Login keeps what it is given
+    user_sessions.log_in(user, workspace_id=user.memberships[0].workspace_id)
