@@ -117,3 +117,9 @@ def test_the_members_page_shows_write_buttons_to_owners_only(owner, viewer):
     assert "Change role" in owner_page and f"Remove {VIEWER}" in owner_page
     assert "Change role" not in viewer_page and "Remove " not in viewer_page
     assert VIEWER in viewer_page and "owner@example.com" in viewer_page
+
+
+def test_a_viewer_sees_no_invite_form(owner, viewer):
+    page = viewer.get("/settings/invites").get_data(as_text=True)
+    assert "Owners and admins invite colleagues" in page and "Create invite link" not in page
+    assert "Create invite link" in owner.get("/settings/invites").get_data(as_text=True)

@@ -22,8 +22,10 @@ def members(workspace_id: int) -> list[Membership]:
 
 
 def _owner_count(workspace_id: int) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
-        Membership.workspace_id == workspace_id, Membership.role == "owner")) or 0
+    """Owners of the workspace, their rows locked on PostgreSQL until the caller commits, so two
+    owners demoting each other at once cannot leave none (SQLite writes one at a time)."""
+    return len(db.session.scalars(sa.select(Membership.id).where(
+        Membership.workspace_id == workspace_id, Membership.role == "owner").with_for_update()).all())
 
 
 def _keep_an_owner(membership: Membership, what: str) -> None:
