@@ -8,6 +8,7 @@ from flask import Flask, abort, request
 from flask_login import current_user
 
 from webapp.services import user_sessions
+from webapp.tenancy import current_role
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 VIEWER_REFUSED = "Viewers can read every page but cannot change anything: ask an owner or admin."
@@ -32,7 +33,7 @@ def keep_session_and_enforce_role() -> None:
         return
     user_sessions.keep_current(current_user)
     if request.method not in READ_METHODS:
-        refuse_unless_allowed(request.endpoint, current_user.role)
+        refuse_unless_allowed(request.endpoint, current_role())
 
 
 def refuse_unless_allowed(endpoint: str, role: str | None) -> None:
@@ -43,8 +44,3 @@ def refuse_unless_allowed(endpoint: str, role: str | None) -> None:
         abort(403, description=OWNER_ONLY_REFUSED if role == "admin" else VIEWER_REFUSED)
     if role not in WRITERS:
         abort(403, description=VIEWER_REFUSED)
-
-
-def can_change(role: str | None) -> bool:
-    """For templates: whether to show write buttons."""
-    return role in WRITERS
