@@ -68,12 +68,16 @@ def register_blueprints(app: Flask) -> None:
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.dashboard import bp as dashboard_bp
     from webapp.blueprints.settings import bp as settings_bp
+    from webapp.blueprints.workspaces import bp as workspaces_bp
+    from webapp.permissions import init_app as init_permissions
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(workspaces_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
+    init_permissions(app)  # roles: one before-request hook for every page
 
 
 def register_error_handlers(app: Flask) -> None:

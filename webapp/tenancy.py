@@ -1,7 +1,9 @@
 """The one way to reach tenant rows: every query is scoped to the current workspace.
 
-A request has a workspace either from the logged-in user (dashboard) or from its API key
-(`/api/v1`, set by the API blueprint). A foreign or unknown id answers 404, never 403.
+A request has a workspace either from the logged-in user's browser session (dashboard: the
+workspace that session works in, switched from the header, see services/user_sessions.py) or
+from its API key (`/api/v1`, set by the API blueprint). A foreign or unknown id answers 404,
+never 403.
 """
 import sqlalchemy as sa
 from flask import abort, g, request
@@ -19,6 +21,11 @@ def current_workspace_id() -> int:
     if workspace_id is None:
         abort(404)
     return workspace_id
+
+
+def current_role() -> str | None:
+    """The signed-in user's role in the current workspace (owner, admin, viewer), for pages."""
+    return current_user.role if current_user.is_authenticated else None
 
 
 def current_user_id() -> int | None:

@@ -1,5 +1,6 @@
-"""Invites: Settings → Invites makes a single-use link for one email (shown once, stored hashed,
-7 days, revocable); the link signs that address up as a member of the inviter's workspace."""
+"""Invites: Settings → Invites makes a single-use link for one email with a role (shown once,
+stored hashed, 7 days, revocable); the link signs that address up (or, when it has an account,
+logs it in) as a member of the inviter's workspace with that role."""
 import hashlib
 import re
 from datetime import timedelta
@@ -88,7 +89,7 @@ def test_accepting_in_the_pages_makes_a_member_who_sees_the_inviters_jobs(app, o
     assert joined.status_code == 302 and joined.headers["Location"] == "/overview"
     member = accounts.find_user(INVITEE)
     owner_user = accounts.find_user("owner@example.com")
-    assert [(m.workspace_id, m.role) for m in member.memberships] == [(owner_user.workspace_id, "member")]
+    assert [(m.workspace_id, m.role) for m in member.memberships] == [(owner_user.workspace_id, "viewer")]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 2
     jobs = newcomer.get("/jobs").get_data(as_text=True)
     assert 'data-job="billing-nightly"' in jobs
@@ -163,20 +164,28 @@ def test_passwords_follow_the_sign_up_rules_and_the_invite_stays_usable(owner, n
     assert accept(newcomer, path).status_code == 302
 
 
-def test_an_email_that_already_has_an_account_is_refused(app, owner, newcomer, db):
+def test_a_member_of_this_workspace_cannot_be_invited_again(owner, db):
     refused = owner.post("/settings/invites", data={"email": "Owner@example.com"})
-    assert "owner@example.com already has an account: log in; joining a second workspace comes with team " \
-           "workspaces" in refused.get_data(as_text=True)
+    assert "owner@example.com is already a member of this workspace." in refused.get_data(as_text=True)
     assert db.session.scalars(sa.select(Invite)).all() == []
 
+
+def test_an_address_with_an_account_accepts_by_logging_in_and_keeps_its_own_workspace(app, owner, newcomer, db):
     path = invite_via_page(owner)  # the address signs up elsewhere before the link is used
     app.test_cli_runner().invoke(args=["tocsin", "create-user", INVITEE, "--password-stdin"], input=PASSWORD + "\n")
 
-    for response in (newcomer.get(path), accept(newcomer, path)):
-        assert response.status_code == 409
-        assert f"{INVITEE} already has an account: log in" in response.get_data(as_text=True)
+    page = newcomer.get(path).get_data(as_text=True)
+    assert "already has an account: enter its password" in page and 'name="confirm"' not in page
+    wrong = newcomer.post(path, data={"password": "not the password"})
+    assert wrong.status_code == 400 and "Wrong password for this address." in wrong.get_data(as_text=True)
+    joined = newcomer.post(path, data={"password": PASSWORD})
+
+    assert joined.status_code == 302 and joined.headers["Location"] == "/overview"
     member = accounts.find_user(INVITEE)
-    assert [m.role for m in member.memberships] == ["owner"]  # their own workspace, not the inviter's
+    owner_user = accounts.find_user("owner@example.com")
+    assert [m.role for m in member.memberships] == ["owner", "viewer"]  # their own, and the inviter's
+    assert member.memberships[1].workspace_id == owner_user.workspace_id
+    assert "Members of owner&#39;s workspace" in newcomer.get("/settings/members").get_data(as_text=True)
 
 
 def test_invites_are_accepted_in_open_mode_too(owner, newcomer):
@@ -232,12 +241,12 @@ def test_create_revoke_and_accept_are_audited_without_the_token(owner, newcomer,
         ("invite.revoke", owner_user.id), ("invite.accept", member.id)]
     assert {event.workspace_id for event in events} == {owner_user.workspace_id}
     assert "invited member@example.com" in events[0].summary
-    assert events[3].summary == "member@example.com joined as member with the invite from owner@example.com"
+    assert events[3].summary == "member@example.com joined as viewer with the invite from owner@example.com"
     tokens = [path.rsplit("/", 1)[1] for path in (first, second)]
     stored = db.session.execute(sa.text("SELECT * FROM audit_event")).mappings().all()
     assert not [row for row in stored for token in tokens if token in repr(dict(row))]
     log = owner.get("/settings/audit-log").get_data(as_text=True)
-    assert "joined as member with the invite from owner@example.com" in log
+    assert "joined as viewer with the invite from owner@example.com" in log
 
 
 def test_an_invite_of_one_workspace_never_shows_or_yields_to_another(app, owner, db):

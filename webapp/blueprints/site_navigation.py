@@ -25,6 +25,7 @@ SETTINGS_PAGES = (
     NavigationEntry("Alerts", "settings.alerts", "/settings/alerts"),
     NavigationEntry("Silences", "settings.silences", "/settings/silences"),
     NavigationEntry("API keys", "settings.api_keys", "/settings/api-keys"),
+    NavigationEntry("Members", "settings.members", "/settings/members"),
     NavigationEntry("Invites", "settings.invites_page", "/settings/invites"),
     NavigationEntry("Audit log", "settings.audit_log", "/settings/audit-log"),
     NavigationEntry("Account", "settings.account", "/settings/account"),

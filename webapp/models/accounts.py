@@ -9,10 +9,13 @@ from webapp.extensions import db
 from webapp.models.checks import one_of
 from webapp.timeutil import UTCDateTime, utcnow
 
-MEMBER_ROLES = ("owner", "member")
+# owner: everything, manages members; admin: everything but members; viewer: reads every page.
+MEMBER_ROLES = ("owner", "admin", "viewer")
+INVITE_ROLES = ("admin", "viewer")  # what an invite grants; owners are made on the members page
 # What an API key may do: `ingest` reports, finishes and reads runs (what a cron host needs);
 # `full` is everything the API does. Enforced in one place: webapp/blueprints/api/scopes.py.
 API_KEY_SCOPES = ("ingest", "full")
+
 
 class Workspace(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,10 +43,26 @@ class User(UserMixin, db.Model):
         """What Flask-Login keeps in the session and the remember-me cookie: `<id>.<version>`."""
         return f"{self.id}.{self.session_version}"
 
+    # The workspace the current browser session works in (set when the session loads, see
+    # services/user_sessions.py); None outside a request: the first membership then.
+    session_workspace_id = None
+
     @property
     def workspace_id(self) -> int | None:
-        """The workspace this user works in (their first membership)."""
-        return self.memberships[0].workspace_id if self.memberships else None
+        """The workspace this user works in: the session's, if still a member, else the first."""
+        membership = self.membership_in(self.session_workspace_id) if self.session_workspace_id else None
+        if membership is None:
+            membership = self.memberships[0] if self.memberships else None
+        return membership.workspace_id if membership else None
+
+    def membership_in(self, workspace_id: int | None) -> "Membership | None":
+        return next((m for m in self.memberships if m.workspace_id == workspace_id), None)
+
+    @property
+    def role(self) -> str | None:
+        """The role in the current workspace (owner, admin or viewer)."""
+        membership = self.membership_in(self.workspace_id)
+        return membership.role if membership else None
 
 
 class Membership(db.Model):
@@ -54,11 +73,29 @@ class Membership(db.Model):
     workspace_id: Mapped[int] = mapped_column(
         sa.ForeignKey("workspace.id", ondelete="CASCADE"), index=True
     )
-    role: Mapped[str] = mapped_column(sa.String(16), default="owner")  # MEMBER_ROLES
+    role: Mapped[str] = mapped_column(sa.String(16), default="viewer")  # MEMBER_ROLES
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     workspace: Mapped[Workspace] = relationship(lazy="joined")
+
+
+class UserSession(db.Model):
+    """One signed-in browser: its identity string (`<user>.<version>.<token>`, see
+    services/user_sessions.py) names this row by the token's hash, so ending a session on the
+    server ends its cookie and its remember-me cookie at once."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    workspace_id: Mapped[int | None] = mapped_column(sa.ForeignKey("workspace.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_ip: Mapped[str] = mapped_column(sa.String(45), default="", server_default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiKey(db.Model):

@@ -1,7 +1,7 @@
 """Invites: a single-use link that lets one email address join one workspace.
 
 Only a hash of the token is stored (like API keys), so a copy of the database opens no
-workspace. Issue 20 (team workspaces) will add the role to grant; until then a joiner is a member.
+workspace. The invite names the role it grants (admin or viewer).
 """
 from datetime import datetime
 
@@ -9,16 +9,18 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.accounts import User, Workspace
+from webapp.models.accounts import INVITE_ROLES, User, Workspace
+from webapp.models.checks import one_of
 from webapp.timeutil import UTCDateTime, utcnow
 
 
 class Invite(db.Model):
-    __table_args__ = (sa.Index("ix_invite_workspace_id_id", "workspace_id", "id"),)
+    __table_args__ = (sa.Index("ix_invite_workspace_id_id", "workspace_id", "id"), one_of("role", INVITE_ROLES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspace.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(sa.String(254))  # normalised like accounts.normalise_email
+    role: Mapped[str] = mapped_column(sa.String(16), default="viewer", server_default="viewer")  # INVITE_ROLES
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,8 +17,12 @@ def set_time_zone(user: User, name: str, *, client_ip: str | None = None) -> boo
         return False
     before, after = user.time_zone or "browser's", name or "browser's"
     user.time_zone = name
-    if user.workspace_id is not None:
-        audit.record(workspace_id=user.workspace_id, user_id=user.id, action="account.time_zone",
-                     object_type="user", object_id=user.id,
-                     summary=f"time zone {before} → {after}", client_ip=client_ip)
+    record(user, "account.time_zone", f"time zone {before} → {after}", client_ip=client_ip)
     return True
+
+
+def record(user: User, action: str, summary: str, *, client_ip: str | None = None) -> None:
+    """Audit a change to a person's own account in the workspace they work in now."""
+    if user.workspace_id is not None:
+        audit.record(workspace_id=user.workspace_id, user_id=user.id, action=action,
+                     object_type="user", object_id=user.id, summary=summary, client_ip=client_ip)

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp import validators
 from webapp.database import autocommit_connection, serialised_writes
 from webapp.extensions import db
 from webapp.models import ApiKey, Membership, User, Workspace
@@ -106,22 +105,21 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def end_sessions(user: User) -> None:
-    """Every session and remember-me cookie of this user stops working (log-out, and later a
-    password change): they carry the old session version. The caller commits."""
+    """Every session and remember-me cookie of this user stops working (log-out): they carry
+    the old session version (services/user_sessions.py). The caller commits."""
     user.session_version = (user.session_version or 0) + 1
 
 
-def user_from_session_id(session_id: str) -> User | None:
-    """The user a session or remember-me cookie names (`<id>.<version>`, see `User.get_id`),
-    or None when it is malformed or its version has ended. Sessions made before versions
-    existed carry the id alone and count as version 0."""
-    user_id, _, version = str(session_id).partition(".")
-    if not validators.is_id(user_id) or (version and not (version == "0" or validators.is_id(version))):
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or int(version or 0) != (user.session_version or 0):
-        return None
-    return user
+def change_password(user: User, current: str, new: str) -> None:
+    """Check the current password and set a new one by the sign-up rules (AccountError says
+    why not); the caller ends the other sessions and commits."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise AccountError("The current password is wrong.")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(new) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters.")
+    user.password_hash = generate_password_hash(new)
 
 
 def hash_api_key(key: str) -> str:

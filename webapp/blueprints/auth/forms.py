@@ -36,3 +36,16 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Remember me on this browser")
     submit = SubmitField("Log in")
+
+
+class InviteLoginForm(FlaskForm):
+    """Accepting an invite for an address that already has an account: its password."""
+
+    password = PasswordField("Password", validators=[DataRequired()])
+    submit = SubmitField("Log in and join")
+
+
+class InviteJoinForm(FlaskForm):
+    """Accepting an invite while logged in as the invited address."""
+
+    submit = SubmitField("Join the workspace")

@@ -1,23 +1,25 @@
 """Sign-up, log-in and log-out."""
 from flask import flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm, SignupForm
 from webapp.blueprints.form_errors import show_errors
 from webapp.blueprints.navigation import safe_next
 from webapp.extensions import db, login_manager
-from webapp.services import accounts, throttle
+from webapp.services import accounts, throttle, user_sessions
 from webapp.services import signup as signup_policy
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see this page."
 login_manager.login_message_category = "info"
+NO_WORKSPACE = ("This account is no longer a member of any workspace: ask an owner of one for an invite "
+                "link, then log in from it.")
 
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    return accounts.user_from_session_id(session_id)
+    return user_sessions.load(session_id)
 
 
 def _throttled(form, template: str, seconds: int, **context):
@@ -49,8 +51,7 @@ def signup():
         except accounts.AccountError as error:
             show_errors(form, {"email": str(error)})
         else:
-            db.session.commit()
-            login_user(user)
+            user_sessions.log_in(user)
             flash("Welcome to Tocsin. Your workspace is ready.", "success")
             return redirect(url_for("dashboard.overview"))
     return render_template("auth/signup.html", form=form)
@@ -71,10 +72,12 @@ def login():
         if user is None:
             throttle.record(keys)
             show_errors(form, {"password": "Wrong email or password."})
+        elif not user.memberships:
+            db.session.rollback()
+            show_errors(form, {"email": NO_WORKSPACE})
         else:
             throttle.clear(keys[0])
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
+            user_sessions.log_in(user, remember=form.remember.data)
             return redirect(safe_next(request.args.get("next"), url_for("dashboard.overview")))
     return render_template("auth/login.html", form=form, signup_open=signup_policy.open_signup_allowed())
 
@@ -83,6 +86,8 @@ def login():
 @login_required
 def logout():
     accounts.end_sessions(current_user)
+    if user_sessions.current() is not None:
+        user_sessions.end(user_sessions.current())
     db.session.commit()
     logout_user()
     flash("You are logged out.", "info")

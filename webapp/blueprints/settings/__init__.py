@@ -10,6 +10,7 @@ from webapp.blueprints.settings import (  # noqa: E402,F401,E501
     endpoints,
     invites,
     landing,
+    members,
     rules,
     silences,
 )

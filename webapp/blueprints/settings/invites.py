@@ -1,6 +1,8 @@
-"""Settings → Invites: make an invite link (shown once), list the workspace's invites, revoke."""
+"""Settings → Invites: make an invite link with a role (shown once), list the workspace's
+invites, revoke. Owners and admins only (webapp/permissions.py refuses a viewer's POST)."""
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms import SelectField
 
 from webapp.blueprints.form_errors import show_errors
 from webapp.blueprints.settings import bp
@@ -15,11 +17,17 @@ from webapp.timeutil import utcnow
 NEW_INVITE = "new_invite"
 
 
+class RoleInviteForm(InviteForm):
+    role = SelectField("Role", default=invites.DEFAULT_ROLE, choices=[
+        ("viewer", "Viewer: reads every page, changes nothing"),
+        ("admin", "Admin: changes everything but members")],
+        description="An owner can make them an owner later, on the members page.")
+
+
 @bp.route("/invites", methods=["GET", "POST"])
 @login_required
 def invites_page():
-    # Issue 20: only owners and admins will invite; the role check goes here.
-    form = InviteForm()
+    form = RoleInviteForm()
     status = 200
     if request.method == "POST" and not signup.invites_allowed():
         flash(signup.CLOSED_INVITES, "error")
@@ -27,15 +35,16 @@ def invites_page():
     elif form.validate_on_submit():
         try:
             invite, token = invites.create(workspace_id=current_workspace_id(), invited_by=current_user,
-                                           email=form.email.data, client_ip=request.remote_addr)
+                                           email=form.email.data, role=form.role.data,
+                                           client_ip=request.remote_addr)
         except invites.InviteError as error:
             db.session.rollback()
             show_errors(form, {"email": str(error)})
         else:
             db.session.commit()
             url = invites.invite_url(current_app.config["TOCSIN_BASE_URL"], token)
-            keep_for_next_page(NEW_INVITE, {"url": url, "email": invite.email})  # shown once, then forgotten
-            flash(f"Invite for {invite.email} created. Copy the link now: it will not be shown again.", "success")
+            keep_for_next_page(NEW_INVITE, {"url": url, "email": invite.email, "role": invite.role})  # shown once, then forgotten
+            flash(f"Invite for {invite.email} ({invite.role}) created. Copy the link now: it will not be shown again.", "success")
             return redirect(url_for("settings.invites_page"))
     rows = db.session.scalars(scoped(Invite).order_by(Invite.id.desc())).all()
     return render_template("settings/invites.html", form=form, invites=rows, now=utcnow(),
