@@ -309,6 +309,8 @@
       if (block.querySelector(".has-error")) { block.hidden = false; }
     });
   });
+})();
+
 // == system ==
 // Rule form: a system event (about alerting itself, not a job) takes no job filter, so the
 // field hides while one is chosen. Without JavaScript it shows, and the server ignores it.
