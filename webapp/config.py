@@ -127,6 +127,8 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_SIGNUP": _choice("TOCSIN_SIGNUP", "open" if environment in {"development", "testing"} else "invite",
                                  SIGNUP_MODES),
         "TOCSIN_METRICS_TOKEN": os.environ.get("TOCSIN_METRICS_TOKEN", ""),
+        # When set, invite links are also mailed (webapp/services/invite_mail.py says the format).
+        "TOCSIN_SMTP_URL": os.environ.get("TOCSIN_SMTP_URL", ""),
         # PostgreSQL only; the tests turn it on where they test it (its listener is a thread).
         "TOCSIN_API_CACHE": _flag("TOCSIN_API_CACHE", environment != "testing"),
         # `Secure` is added by create_app when TOCSIN_BASE_URL is https (webapp/security.py).

@@ -9,7 +9,7 @@ from webapp.blueprints.settings import bp
 from webapp.blueprints.settings.forms import ConfirmForm, InviteForm
 from webapp.extensions import db
 from webapp.models import Invite
-from webapp.services import invites, signup
+from webapp.services import invite_mail, invites, signup
 from webapp.sessions import keep_for_next_page, take_from_session
 from webapp.tenancy import current_workspace_id, get_or_404, scoped
 from webapp.timeutil import utcnow
@@ -45,12 +45,28 @@ def invites_page():
             url = invites.invite_url(current_app.config["TOCSIN_BASE_URL"], token)
             keep_for_next_page(NEW_INVITE, {"url": url, "email": invite.email, "role": invite.role})  # shown once, then forgotten
             flash(f"Invite for {invite.email} ({invite.role}) created. Copy the link now: it will not be shown again.", "success")
+            _mail_if_configured(invite, url)
             return redirect(url_for("settings.invites_page"))
     rows = db.session.scalars(scoped(Invite).order_by(Invite.id.desc())).all()
     return render_template("settings/invites.html", form=form, invites=rows, now=utcnow(),
                            new_invite=take_from_session(NEW_INVITE), confirm_form=ConfirmForm(),
                            invites_allowed=signup.invites_allowed(),
                            closed_sentence=signup.CLOSED_INVITES), status
+
+
+def _mail_if_configured(invite: Invite, url: str) -> None:
+    """With TOCSIN_SMTP_URL set, also mail the link (after the commit: no connection waits on it)."""
+    smtp_url = current_app.config.get("TOCSIN_SMTP_URL")
+    if not smtp_url:
+        return
+    fields = {"to": invite.email, "workspace_name": invite.workspace.name, "inviter": current_user.email,
+              "role": invite.role, "link": url}
+    db.session.rollback()  # end the read those names took: the connection goes back to the pool
+    failure = invite_mail.send_invite(smtp_url, **fields)
+    if failure:
+        flash(f"The invite could not be mailed: {failure}. Copy the link below and send it yourself.", "warning")
+    else:
+        flash(f"The link was also mailed to {invite.email}.", "success")
 
 
 @bp.route("/invites/<int:invite_id>/revoke", methods=["POST"])
