@@ -93,6 +93,8 @@ def test_alert_raised_during_a_job_glob_silence_is_recorded_silenced_and_nothing
     assert holding.silenced_alert_count(alert.workspace_id) == 1
     page = api.client.get(f"/alerts/{alert.id}").get_data(as_text=True)
     assert f'data-silenced-by="{muted["id"]}"' in page
+    listed = api.client.get("/alerts").get_data(as_text=True)  # the list marks it too
+    assert f'data-silenced-by="{muted["id"]}"' in listed and ">silenced</span>" in listed
     assert 'data-card="silenced"><span class="num">1</span>' in api.client.get("/overview").get_data(as_text=True)
 
 
