@@ -145,6 +145,32 @@ def test_410_disables_endpoint_a_and_an_endpoint_disabled_rule_tells_b_exactly_o
     assert any(f"endpoint {endpoint_a.id} 'Team A hook'" in line and "410 Gone" in line for line in lines)
 
 
+
+def test_enabling_the_endpoint_again_resolves_its_endpoint_disabled_alert(app, db, workspace, receiver,
+                                                                         other_receiver):
+    from webapp.services import endpoints as endpoint_service
+
+    endpoint_a, _ = make_endpoint(workspace, receiver.url(), name="Team A hook")
+    endpoint_b, _ = make_endpoint(workspace, other_receiver.url(), name="Ops pager")
+    system_rule(workspace, "endpoint_disabled", [endpoint_b], notify_on_resolve=True)
+    receiver.respond(410)
+    delivery_id = make_delivery(endpoint_a).id
+    db.session.commit()
+    assert drive(app, db, delivery_id).status == "dead"
+    settle(app, db)
+    other_receiver.wait_for(1)
+
+    assert endpoint_service.set_active(reload(db, Endpoint, endpoint_a.id), True)
+    db.session.commit()
+    settle(app, db)
+
+    (alert,) = alerts_of(db, "endpoint_disabled")
+    assert alert.state == "resolved" and alert.resolved_by_id is None
+    fired, resolved = other_receiver.wait_for(2)
+    assert resolved.json()["type"] == "alert.resolved"
+    assert resolved.json()["data"]["system"]["endpoint"]["id"] == str(endpoint_a.id)
+
+
 def test_endpoint_failing_for_the_disable_window_raises_endpoint_disabled(app, db, workspace, receiver,
                                                                           other_receiver):
     endpoint_a, _ = make_endpoint(workspace, receiver.url(), name="Flaky")

@@ -109,6 +109,16 @@ def scheduler_returned() -> int:
     return len(resolved)
 
 
+def endpoint_enabled(endpoint_id: int, workspace_id: int) -> int:
+    """Someone enabled the endpoint again: its firing `endpoint_disabled` alerts are over
+    (resolved automatically, with their `alert.resolved` notices). Returns how many."""
+    resolved, delivery_ids = lifecycle.resolve_where([Alert.workspace_id == workspace_id,
+                                                      Alert.type == "endpoint_disabled",
+                                                      Alert.system_endpoint_id == endpoint_id])
+    _send_after_commit(delivery_ids, workspace_id)
+    return len(resolved)
+
+
 # Whether the heartbeat check has anything to do: an active scheduler_stalled rule without a
 # firing alert (to raise while stalled), a firing scheduler_stalled alert (to resolve once a
 # heartbeat is back). One statement, read on its own connection by the check.

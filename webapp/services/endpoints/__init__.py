@@ -130,12 +130,16 @@ def rules_using(endpoint: Endpoint) -> list[Rule]:
 
 
 def set_active(endpoint: Endpoint, active: bool, *, actor: Actor = Actor()) -> bool:
-    """Enable or disable; re-enabling forgets why the engine disabled it. Returns whether it changed."""
+    """Enable or disable; re-enabling forgets why the engine disabled it and resolves its
+    `endpoint_disabled` alerts. Returns whether it changed."""
+    from webapp.services.alerting import system_events  # the alerting side imports endpoints
+
     if endpoint.is_active == active:
         return False
     endpoint.is_active = active
     if active:
         endpoint.disabled_reason = endpoint.disabled_at = endpoint.failing_since = None
+        system_events.endpoint_enabled(endpoint.id, endpoint.workspace_id)
     else:
         endpoint.disabled_reason, endpoint.disabled_at = "Disabled by a user.", utcnow()
     _audit(endpoint, actor, "enable" if active else "disable",
