@@ -11,7 +11,7 @@ from tests.signing.test_hex_schemes import PASTED
 from tests.support.signing import create_endpoint, node_verify, send_test
 from webapp.services.delivery import pool
 
-SNIPPET = re.compile(r'<pre class="snippet" data-language="([^"]+)">(.*?)</pre>', re.S)
+SNIPPET = re.compile(r'<pre class="snippet" data-language="([^"]+)"[^>]*>(.*?)</pre>', re.S)
 SCHEMES = {
     "standard-webhooks": {},
     "hmac-sha256-hex": {"signature_header": "X-Hub-Signature-256", "secret": PASTED},
