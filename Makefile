@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 export TOCSIN_ENV ?= development
+# pytest-xdist processes for `make test` (0: one process, as plain pytest).
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench worker clean
 
@@ -26,7 +28,7 @@ run: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-node-packages.sh
-	TOCSIN_ENV=testing $(BIN)/python -m pytest $(PYTEST_ARGS)
+	TOCSIN_ENV=testing $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check webapp tests bench examples
