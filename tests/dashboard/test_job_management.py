@@ -63,6 +63,8 @@ def test_renaming_on_the_job_page_shows_the_name_everywhere_and_keeps_the_slug(c
 
     assert job_named(db, "nightly-report").name == "Nightly report (prod)"
     assert audit_summaries(db, "job.update") == ["Job nightly-report: name Nightly report (prod)"]
+    changes = db.session.scalar(sa.select(AuditEvent.changes).where(AuditEvent.action == "job.update"))
+    assert changes == {"name": ["nightly-report", "Nightly report (prod)"]}  # the audit log shows old → new
     assert report(api, status="succeeded")["job"] == "nightly-report"  # reports still use the slug
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
 

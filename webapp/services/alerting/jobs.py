@@ -115,6 +115,7 @@ def update_job(job: Job, data: dict, *, user_id: int | None = None, client_ip: s
     changed = [name for name, value in cleaned.items() if getattr(job, name) != value]
     if not changed:
         return []
+    changes = {name: audit.change(getattr(job, name), cleaned[name]) for name in changed}  # shown as old → new
     for name in changed:
         setattr(job, name, cleaned[name])
     if {"schedule", "is_paused"} & set(changed):
@@ -123,7 +124,8 @@ def update_job(job: Job, data: dict, *, user_id: int | None = None, client_ip: s
         job.missing_after = job.expected_at + timedelta(seconds=job.grace_seconds)  # the same slot
     words = ", ".join(_change_words(job, name) for name in changed)
     audit.record(workspace_id=job.workspace_id, user_id=user_id, action="job.update", object_type="job",
-                 object_id=job.id, summary=f"Job {job.slug}: {words}", client_ip=client_ip)
+                 object_id=job.id, summary=f"Job {job.slug}: {words}", client_ip=client_ip,
+                 changes=changes, object_name=job.name)
     _commit_and_wake(job)
     return changed
 
