@@ -216,6 +216,42 @@ def test_deleting_through_the_api_answers_204_and_a_new_report_creates_the_job_a
     assert audit_summaries(db, "job.create")[-1] == "Job nightly-report created by its first run report"
 
 
+@pytest.mark.postgres_too
+@pytest.mark.parametrize("has_rule", [False, True], ids=["run-only", "with-a-rule"])
+def test_a_report_that_read_the_job_just_before_its_delete_creates_it_again(api, db, monkeypatch, has_rule):
+    """The race of a report with a delete (or a process's cache entry older than the delete's
+    notice): the run's INSERT names a job that is gone. The report still lands, as a first one."""
+    from webapp.services import api_cache
+    from webapp.services.alerting import ingest
+
+    if has_rule:
+        made = api.post("/rules", json={"name": "fails", "event": "run_failed", "job_filter": "*",
+                                        "endpoint_ids": [], "severity": "critical"})
+        assert made.status_code == 201, made.get_json()
+    report(api, status="succeeded")
+    workspace_id = db.session.scalar(sa.select(Job.workspace_id))
+    stale = ingest._job_by_slug(db.session.connection(), workspace_id, "nightly-report")
+    db.session.rollback()
+    assert api.delete("/jobs/nightly-report").status_code == 204
+
+    lookups = []
+    real_cached = api_cache.cached
+
+    def read_before_the_delete(key, load):
+        if key[0] != "job":
+            return real_cached(key, load)
+        lookups.append(key)
+        return stale if len(lookups) == 1 else real_cached(key, load)
+
+    monkeypatch.setattr(api_cache, "cached", read_before_the_delete)
+    response = api.post("/runs", json={"job": "nightly-report", "status": "failed", "message": "after"})
+    assert response.status_code == 201, response.get_json()
+    assert len(lookups) == 2  # read again after the refused INSERT
+    job = api.get("/jobs/nightly-report").get_json()
+    assert job["status"] == "down" and job["id"] != str(stale.id)
+    assert [run["message"] for run in api.get("/runs?job=nightly-report").get_json()["items"]] == ["after"]
+
+
 def test_another_workspaces_job_cannot_be_deleted(client, api, other_api, db):
     report(other_api, "their-job", status="succeeded")
     assert client.get("/jobs/their-job/delete").status_code == 404

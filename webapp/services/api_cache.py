@@ -80,6 +80,12 @@ class ApiCache:
                 self._entries.clear()
             self._entries[key] = value
 
+    def forget(self, key: Hashable) -> None:
+        """Drop one entry the database just contradicted (a load under way does not put it back)."""
+        with self._lock:
+            self._generation += 1
+            self._entries.pop(key, None)
+
     def trusted(self) -> bool:
         return time.monotonic() < self._trusted_until
 
@@ -181,6 +187,12 @@ def cached(key: Hashable, load: Callable[[], object]):
         if value is not None:
             cache.put(key, value, generation)
     return value
+
+
+def forget(key: Hashable) -> None:
+    cache = current()
+    if cache is not None:
+        cache.forget(key)
 
 
 def stop(app: Flask) -> None:

@@ -76,7 +76,14 @@ def report_run(workspace_id: int, data: dict, *, user_id: int | None = None,
     caller hands `delivery_ids` to the send pool. Raises InvalidReport for bad input."""
     clean = validate_report(data)
     with serialised_writes():  # on SQLite this process's threads queue here, not in the busy handler
-        reported = _store_report(workspace_id, clean, user_id, client_ip)
+        try:
+            reported = _store_report(workspace_id, clean, user_id, client_ip)
+        except IntegrityError:
+            # The job was deleted between reading it (or its cached entry) and inserting the run:
+            # the report creates it anew, as a first report does.
+            db.session.rollback()
+            api_cache.forget(("job", workspace_id, clean["job"]))
+            reported = _store_report(workspace_id, clean, user_id, client_ip)
         db.session.commit()
     if reported.created:
         if reported.run.status == "running":
