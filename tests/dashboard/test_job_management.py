@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.accounts import PASSWORD
-from tests.support.factories import saved_endpoint, workspace_id_of
+from tests.support.factories import endpoint_id_via_api, saved_endpoint, workspace_id_of
 from webapp.blueprints.dashboard.jobs import JOBS_PER_PAGE
 from webapp.models import Alert, AuditEvent, Delivery, DeliveryAttempt, Job, Rule, Run
 
@@ -226,7 +226,7 @@ def test_a_report_that_read_the_job_just_before_its_delete_creates_it_again(api,
 
     if has_rule:
         made = api.post("/rules", json={"name": "fails", "event": "run_failed", "job_filter": "*",
-                                        "endpoint_ids": [], "severity": "critical"})
+                                        "endpoint_ids": [endpoint_id_via_api(api)], "severity": "critical"})
         assert made.status_code == 201, made.get_json()
     report(api, status="succeeded")
     workspace_id = db.session.scalar(sa.select(Job.workspace_id))

@@ -115,6 +115,8 @@ def runs_near_deadline(workspace_id: int, limit: int = 10) -> list[Run]:
 
 # Each series is coloured by the stylesheet (`.chart-delivered` …), so dark mode can recolour it.
 SERIES = ("delivered", "retrying", "dead")
+# The legend's words: the delivery vocabulary's (services/labels.py), where "dead" reads "failed".
+SERIES_LABELS = {"delivered": "delivered", "retrying": "retrying", "dead": "failed"}
 
 
 def stacked_bars(hours: list[dict], width: int = 720, height: int = 160) -> dict:
@@ -138,4 +140,4 @@ def stacked_bars(hours: list[dict], width: int = 720, height: int = 160) -> dict
         elapsed_hours = (utcnow() - hours[0]["start"]).total_seconds() / 3600
         now_x = round(min(max(elapsed_hours * slot, 0), width), 1)
     return {"width": width, "height": height, "bars": bars, "labels": labels, "peak": peak,
-            "series": SERIES, "now_x": now_x}
+            "series": SERIES, "series_labels": SERIES_LABELS, "now_x": now_x}
