@@ -220,3 +220,29 @@ def test_the_development_key_make_run_generated_is_reported(healthy, tmp_path):
     assert [line.split(":")[1] for line in result.output.splitlines() if line.startswith("PROBLEM")] == [
         " SECRET_KEY is the development key `make run` generated into instance/secret_key"]
     assert development_key not in result.output
+
+
+def test_changing_secret_key_as_docs_upgrading_says_keeps_stored_secrets_readable(instance, database_uri, keys):
+    """Rows written under the key derived from SECRET_KEY (no TOCSIN_ENCRYPTION_KEY): a new SECRET_KEY
+    alone cannot read them; listing the old derived key, made by docs/upgrading.md's one-liner, can."""
+    old = {"SECRET_KEY": keys["SECRET_KEY"], "TOCSIN_ENCRYPTION_KEY": None}
+    instance.config["TOCSIN_ENCRYPTION_KEY"] = ""
+    add_endpoint()
+    beat()
+    assert tocsin_check(database_uri, old).returncode == 0
+    one_liner = ("import os; from webapp.services.crypto import derive_key; "
+                 "print(derive_key(os.environ[\"SECRET_KEY\"]).decode())")
+    assert one_liner in (REPO_ROOT / "docs" / "upgrading.md").read_text()
+    old_derived = subprocess.run([sys.executable, "-c", one_liner], cwd=REPO_ROOT, capture_output=True, text=True,
+                                 env={"SECRET_KEY": old["SECRET_KEY"]}, check=True).stdout.strip()
+    new_secret_key = secrets.token_urlsafe(48)
+
+    alone = tocsin_check(database_uri, {"SECRET_KEY": new_secret_key})
+    listed = tocsin_check(database_uri, {"SECRET_KEY": new_secret_key, "TOCSIN_ENCRYPTION_KEY": old_derived})
+
+    assert alone.returncode == 1
+    assert [line.split(":")[1] for line in problems(alone)] == [
+        " 1 of 1 endpoint(s) (id 1) store a URL, secret or header that no configured key decrypts"]
+    assert listed.returncode == 0, listed.stdout
+    for result in (alone, listed):
+        assert_nothing_secret(result, {**old, "derived": old_derived, "new": new_secret_key})
