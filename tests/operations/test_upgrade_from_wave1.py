@@ -89,14 +89,24 @@ def test_upgraded_endpoint_reads_back_its_url_secret_and_headers_and_the_rule_st
         (1, 1, "firing", "nightly-backup failed: exit code 3"), (1, 3, "firing", "nightly-backup failed: disk full")]
 
 
-def test_upgraded_api_key_still_opens_the_api(bare_app, receiver):
+def test_upgraded_api_key_still_opens_the_api_and_a_new_failure_is_routed_by_the_old_rule(bare_app, receiver):
     written = upgraded_wave1(bare_app, receiver)
     client = bare_app.test_client()
+    headers = {"Authorization": f"Bearer {written.api_key}"}
 
-    response = client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {written.api_key}"})
+    jobs = client.get("/api/v1/jobs", headers=headers)
+    report = client.post("/api/v1/runs", headers=headers, json={"job": "nightly-backup", "status": "failed",
+                                                                "message": "tape jammed"})
 
-    assert response.status_code == 200, response.get_json()
-    assert sorted(job["slug"] for job in response.get_json()["items"]) == ["hourly-sync", "nightly-backup"]
+    assert jobs.status_code == 200, jobs.get_json()
+    assert sorted(job["slug"] for job in jobs.get_json()["items"]) == ["hourly-sync", "nightly-backup"]
+    assert report.status_code == 201, report.get_json()
+    request = receiver.wait_for(1)[0]
+    assert pool.wait_idle(timeout=20)
+    assert request.headers["webhook-id"] not in written.pending_message_ids
+    payload = Webhook(written.secret).verify(request.body, {name: request.headers[name] for name in
+                                                            ("webhook-id", "webhook-timestamp", "webhook-signature")})
+    assert "tape jammed" in payload["data"]["alert"]["message"]
 
 
 def test_deliveries_pending_before_the_upgrade_are_delivered_once_signed_after_it(bare_app, receiver):
