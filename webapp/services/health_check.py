@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask
 
@@ -74,14 +75,20 @@ def secret_key_finding(secret_key: str | None, instance_dir: Path) -> Finding:
            "keep endpoint secrets readable when it changes).")
     if not secret_key:
         return problem(f"SECRET_KEY is not set: {fix}")
-    development_file = instance_dir / DEVELOPMENT_KEY_FILE
-    if development_file.is_file() and development_file.read_text().strip() == secret_key:
+    if secret_key == _development_key(instance_dir):
         return problem(f"SECRET_KEY is the development key `make run` generated into instance/secret_key: {fix}")
     if secret_key.strip().lower() in WELL_KNOWN_SECRET_KEYS:
         return problem(f"SECRET_KEY is a well-known placeholder or test value: {fix}")
     if len(secret_key) < MIN_SECRET_KEY_LENGTH:
         return problem(f"SECRET_KEY is only {len(secret_key)} characters (at least {MIN_SECRET_KEY_LENGTH}): {fix}")
     return ok("SECRET_KEY is set and is not a development or well-known value.")
+
+
+def _development_key(instance_dir: Path) -> str | None:
+    try:
+        return (instance_dir / DEVELOPMENT_KEY_FILE).read_text().strip() or None
+    except (OSError, UnicodeError):
+        return None
 
 
 # --- encryption keys -----------------------------------------------------------------------------
@@ -91,7 +98,7 @@ def configured_keys(setting: str, secret_key: str | None) -> tuple[list[Finding]
     """Findings about TOCSIN_ENCRYPTION_KEY, and the keys that can decrypt (valid entries, then
     the key derived from SECRET_KEY, as webapp/services/crypto.py uses them)."""
     fernets, findings = [], []
-    entries = crypto.parse_keys(setting)
+    entries = [part.strip() for part in setting.split(",") if part.strip()]  # as crypto.parse_keys reads it
     for position, entry in enumerate(entries, start=1):
         try:
             fernets.append(Fernet(entry))
@@ -115,9 +122,11 @@ def unreadable_endpoints(connection: sa.Connection, fernet: MultiFernet | None) 
     present = {column["name"] for column in sa.inspect(connection).get_columns("endpoint")}
     columns = [name for name in ENCRYPTED_COLUMNS if name in present]
     table = sa.table("endpoint", sa.column("id"), sa.column("headers_encrypted", sa.JSON),
-                     *(sa.column(name) for name in columns))
-    rows = connection.execute(sa.select(table.c.id, table.c.headers_encrypted, *(table.c[name] for name in columns))
-                              .order_by(table.c.id)).all()
+                     sa.column("deleted_at"), *(sa.column(name) for name in columns))
+    query = sa.select(table.c.id, table.c.headers_encrypted, *(table.c[name] for name in columns)).order_by(table.c.id)
+    if "deleted_at" in present:  # a deleted endpoint sends nothing: its secrets need not decrypt
+        query = query.where(table.c.deleted_at.is_(None))
+    rows = connection.execute(query).all()
     unreadable = []
     for row_id, headers, *tokens in rows:
         values = [token for token in tokens if token] + [token for token in (headers or {}).values() if token]
@@ -127,7 +136,7 @@ def unreadable_endpoints(connection: sa.Connection, fernet: MultiFernet | None) 
 
 
 def _decrypts(fernet: MultiFernet | None, token: str) -> bool:
-    if fernet is None:
+    if fernet is None or not isinstance(token, str):
         return False
     try:
         fernet.decrypt(token.encode("ascii"))
@@ -178,9 +187,16 @@ def migration_finding(app: Flask, connection: sa.Connection, tables: set[str]) -
         return problem(f"The database is at revision {current_text}, which this version of Tocsin does not know "
                        "(a newer Tocsin upgraded it): run that newer version, or restore the backup taken "
                        "before its upgrade.")
-    pending = sum(1 for _ in scripts.iterate_revisions(head_text, current_text)) if len(heads) == 1 else 0
     return problem(f"The database is at revision {current_text} but this version of Tocsin needs {head_text} "
-                   f"({pending} migration(s) pending): {UPGRADE_HINT} (docs/upgrading.md).")
+                   f"({_pending_count(scripts, head_text, current_text)} migration(s) pending): {UPGRADE_HINT} "
+                   "(docs/upgrading.md).")
+
+
+def _pending_count(scripts: ScriptDirectory, head: str, current: str) -> str:
+    try:
+        return str(sum(1 for _ in scripts.iterate_revisions(head, current)))
+    except CommandError:  # several heads or branches: Alembic cannot count a single path
+        return "some"
 
 
 def _migration_context(connection: sa.Connection) -> MigrationContext:
