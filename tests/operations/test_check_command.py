@@ -123,7 +123,7 @@ def test_pending_migrations_are_reported_with_the_upgrade_command(tmp_path, data
         "pending): back up, stop the web and worker processes, run `flask --app wsgi db upgrade`, start them "
         "again (docs/upgrading.md).",
         "PROBLEM: No scheduler has ever run against this database: start one with `flask --app wsgi tocsin "
-        "worker` (or TOCSIN_SCHEDULER=1 on one web process), else failed deliveries are never retried and "
+        "worker` (or TOCSIN_SCHEDULER=on in one web process), else failed deliveries are never retried and "
         "missed runs never raise alerts."]
     assert result.stdout.splitlines()[-1] == "2 problem(s) found."
 
@@ -160,7 +160,7 @@ def test_a_missing_scheduler_is_reported(instance, database_uri, keys):
     assert [line.split(":")[1] for line in problems(never)] == [" No scheduler has ever run against this database"]
     assert problems(stale) == [
         "PROBLEM: No scheduler heartbeat in the last 60 s (the last one, from host worker-1, was 10 min ago): start "
-        "one with `flask --app wsgi tocsin worker` (or TOCSIN_SCHEDULER=1 on one web process), else failed "
+        "one with `flask --app wsgi tocsin worker` (or TOCSIN_SCHEDULER=on in one web process), else failed "
         "deliveries are never retried and missed runs never raise alerts."]
 
 

@@ -215,7 +215,7 @@ def scheduler_finding(connection: sa.Connection) -> Finding:
     heartbeat = sa.table("scheduler_heartbeat", sa.column("host"), sa.column("last_beat_at", UTCDateTime))
     latest = connection.execute(sa.select(heartbeat.c.host, heartbeat.c.last_beat_at)
                                 .order_by(heartbeat.c.last_beat_at.desc()).limit(1)).first()
-    fix = ("start one with `flask --app wsgi tocsin worker` (or TOCSIN_SCHEDULER=1 on one web process), "
+    fix = ("start one with `flask --app wsgi tocsin worker` (or TOCSIN_SCHEDULER=on in one web process), "
            "else failed deliveries are never retried and missed runs never raise alerts.")
     if latest is None:
         return problem(f"No scheduler has ever run against this database: {fix}")
