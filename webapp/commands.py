@@ -83,3 +83,4 @@ def worker():
     from webapp.scheduler import run_worker_forever
 
     run_worker_forever(current_app._get_current_object())
+from webapp import check_command  # noqa: E402,F401  (registers `tocsin check` on tocsin_cli)

@@ -26,7 +26,8 @@ class FreshGlobalsClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-def make_app(tmp_path, database_uri=None, **overrides):
+def app_settings(tmp_path, database_uri=None, **overrides) -> dict:
+    """The settings every test app gets (loopback receivers allowed, fast retries), plus overrides."""
     config = {
         "TESTING": True,
         "TOCSIN_ENV": "testing",
@@ -42,7 +43,11 @@ def make_app(tmp_path, database_uri=None, **overrides):
         "TOCSIN_API_RATE": 100_000.0, "TOCSIN_API_BURST": 100_000,
     }
     config.update(overrides)
-    app = create_app(config)
+    return config
+
+
+def make_app(tmp_path, database_uri=None, **overrides):
+    app = create_app(app_settings(tmp_path, database_uri, **overrides))
     app.test_client_class = FreshGlobalsClient
     with app.app_context():
         db.create_all()
