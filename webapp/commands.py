@@ -83,4 +83,7 @@ def worker():
     from webapp.scheduler import run_worker_forever
 
     run_worker_forever(current_app._get_current_object())
-from webapp import check_command  # noqa: E402,F401  (registers `tocsin check` on tocsin_cli)
+
+
+# Commands in modules of their own register on tocsin_cli when imported here.
+from webapp import backup_commands, check_command  # noqa: E402,F401
