@@ -28,6 +28,7 @@ run: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-node-packages.sh
+	@bash scripts/ensure-deploy-tools.sh
 	TOCSIN_ENV=testing $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

@@ -3,7 +3,7 @@ import logging
 
 from flask import Flask
 
-from webapp import heartbeat_watch, request_bodies, request_values, security
+from webapp import heartbeat_watch, proxy_headers, request_bodies, request_values, security
 from webapp.config import PROJECT_ROOT, load_config
 from webapp.extensions import csrf, db, login_manager, migrate
 from webapp.sessions import CookieSessionOutsideApi
@@ -30,6 +30,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     heartbeat_watch.init_app(app)
+    proxy_headers.init_app(app)  # outermost: every part sees the client's address and scheme
     return app
 
 

@@ -123,6 +123,8 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "TOCSIN_API_REPORT_RATE": _float("TOCSIN_API_REPORT_RATE", 1000.0),
         "TOCSIN_API_REPORT_BURST": _int("TOCSIN_API_REPORT_BURST", 2000),
         "TOCSIN_BODY_TIMEOUT": _float("TOCSIN_BODY_TIMEOUT", 10.0),
+        # Reverse proxies in front trusted for X-Forwarded-For/Proto/Host (webapp/proxy_headers.py).
+        "TOCSIN_PROXY_HOPS": _int("TOCSIN_PROXY_HOPS", 0),
         # Who may create an account on /signup (the first user of an empty instance always may).
         "TOCSIN_SIGNUP": _choice("TOCSIN_SIGNUP", "open" if environment in {"development", "testing"} else "invite",
                                  SIGNUP_MODES),
@@ -138,4 +140,8 @@ def load_config(instance_dir: Path = INSTANCE_DIR) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_DURATION": timedelta(days=REMEMBER_DAYS),
         "WTF_CSRF_TIME_LIMIT": None,
+        # On https Flask-WTF would also demand a same-host Referer: the invite page sends none
+        # (no-referrer keeps its token out of other sites' logs) and a proxy may pass the host
+        # without its port. The CSRF token and SameSite=Lax cookies protect every form.
+        "WTF_CSRF_SSL_STRICT": False,
     }
