@@ -86,4 +86,4 @@ def worker():
 
 
 # Commands in modules of their own register on tocsin_cli when imported here.
-from webapp import backup_commands, check_command  # noqa: E402,F401
+from webapp import backup_commands, check_command, config_commands  # noqa: E402,F401

@@ -10,6 +10,7 @@ from tests.support.accounts import PASSWORD
 from tests.support.factories import endpoint_id_via_api, saved_endpoint, workspace_id_of
 from webapp.blueprints.dashboard.jobs import JOBS_PER_PAGE
 from webapp.models import Alert, AuditEvent, Delivery, DeliveryAttempt, Job, Rule, Run
+from webapp.services.delivery import pool
 
 
 def report(api, job="nightly-report", **body):
@@ -250,6 +251,7 @@ def test_a_report_that_read_the_job_just_before_its_delete_creates_it_again(api,
     job = api.get("/jobs/nightly-report").get_json()
     assert job["status"] == "down" and job["id"] != str(stale.id)
     assert [run["message"] for run in api.get("/runs?job=nightly-report").get_json()["items"]] == ["after"]
+    assert pool.wait_idle(10)  # the rule's delivery is attempted before the test's schema is dropped
 
 
 def test_another_workspaces_job_cannot_be_deleted(client, api, other_api, db):

@@ -41,4 +41,4 @@ def add_rate_limit_headers(response):
     return response
 
 
-from webapp.blueprints.api import alerts, deliveries, endpoints, jobs, me, openapi, rules, runs, silences  # noqa: E402,F401
+from webapp.blueprints.api import alerts, config, deliveries, endpoints, jobs, me, openapi, rules, runs, silences  # noqa: E402,F401

@@ -6,6 +6,7 @@ while a notice about one is still being sent: deleting then would drop the alert
 resolution ever reaching the receivers. A later run report of the same slug creates the job
 anew (as a first report does). Audited; committed here.
 """
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -82,10 +83,13 @@ def deletion(job: Job) -> Deletion:
     )
 
 
-def delete_job(job: Job, *, user_id: int | None = None, client_ip: str | None = None) -> Deletion:
+def delete_job(job: Job, *, user_id: int | None = None, client_ip: str | None = None,
+               commit: bool = True) -> Deletion:
     """Delete the job, its runs, its alerts and their deliveries; raises JobInUse (nothing
-    deleted) while an alert fires or a delivery is in flight. Returns what was removed. Commits."""
-    with serialised_writes():  # on SQLite no report of this process slips in between check and delete
+    deleted) while an alert fires or a delivery is in flight. Returns what was removed. Commits
+    (unless `commit=False`: a configuration import, which holds `serialised_writes` itself and
+    commits everything at once)."""
+    with serialised_writes() if commit else nullcontext():  # on SQLite no report slips in between check and delete
         removed = deletion(job)
         if not removed.allowed:
             raise JobInUse(removed.refusal())
@@ -94,7 +98,8 @@ def delete_job(job: Job, *, user_id: int | None = None, client_ip: str | None = 
         audit.record(workspace_id=workspace_id, user_id=user_id, action="job.delete", object_type="job",
                      object_id=job_id, client_ip=client_ip,
                      summary=f"Job {slug} deleted with {removed.words()}")
-        db.session.commit()
+        if commit:
+            db.session.commit()
     return removed
 
 

@@ -74,6 +74,16 @@ def _validate(data: dict, *, creating: bool) -> dict:
     return cleaned
 
 
+def clean(data: dict, *, creating: bool) -> dict:
+    """The given fields, cleaned, without writing anything (configuration import); raises InvalidJob."""
+    return _validate(data, creating=creating)
+
+
+def arm(job: Job) -> None:
+    """After a schedule, grace or pause change made outside `update_job`: the next slot from now."""
+    _arm(job)
+
+
 def _arm(job: Job) -> None:
     """Set the next slot from now, or clear it when unscheduled or paused."""
     job.expected_at, job.missing_after = (None, None) if job.is_paused else \

@@ -324,3 +324,23 @@ SCHEMAS.update({
     "Silence": SILENCE, "SilenceWeekly": WEEKLY, "SilencePage": page_of(ref("Silence")),
     "SilenceCreate": closed(SILENCE_WRITABLE, required=[]), "SilenceUpdate": closed(SILENCE_WRITABLE, required=[]),
 })
+
+# == config ==
+CONFIG_DOCUMENT = closed({
+    "version": {"type": "integer", "enum": [1]},
+    **{section: {"type": "array", "items": {"type": "object"}} for section in ("jobs", "endpoints", "rules")},
+}, required=["version"], description="A configuration document (docs/config.md): `version: 1` and the lists "
+                                     "`jobs`, `endpoints`, `rules`. Secrets are references `{env: NAME}`.")
+CONFIG_CHANGE = closed({
+    "kind": choice(("job", "endpoint", "rule")), "key": TEXT, "action": choice(("create", "update", "unchanged",
+                                                                                 "delete")),
+    "notes": {"type": "array", "items": TEXT},
+    "fields": {"type": "array", "items": closed({"field": TEXT, "from": {}, "to": {}})},
+})
+CONFIG_PLAN = closed({
+    "dry_run": BOOLEAN, "applied": BOOLEAN,
+    "counts": closed({name: whole(0) for name in ("create", "update", "unchanged", "delete")}),
+    "changes": {"type": "array", "items": ref("ConfigChange")},
+    "plan": {"type": "array", "items": TEXT, "description": "The changes as the shell prints them."},
+})
+SCHEMAS.update({"ConfigDocument": CONFIG_DOCUMENT, "ConfigChange": CONFIG_CHANGE, "ConfigPlan": CONFIG_PLAN})

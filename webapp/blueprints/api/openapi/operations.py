@@ -259,6 +259,29 @@ PATHS.update({
 })
 
 
+# == config ==
+CONFIG_FLAG = {"type": "string", "enum": ["true", "false", "1", "0"]}
+PATHS.update({
+    "/config": {
+        "get": operation("exportConfig", "Workspace", "The workspace's jobs, endpoints and rules as a document",
+                         {200: ("ConfigDocument", "The document (`format=yaml`: as YAML, application/yaml).")},
+                         parameters=[query("format", {"type": "string", "enum": ["json", "yaml"]},
+                                           "json (default) or yaml.")]),
+        "post": operation("importConfig", "Workspace", "Apply a configuration document (all or nothing)",
+                          {200: ("ConfigPlan", "Applied, or with dry_run=true only planned.")},
+                          body="ConfigDocument",
+                          parameters=[query("dry_run", CONFIG_FLAG, "true: say what would change, change nothing."),
+                                      query("prune", CONFIG_FLAG, "true: also delete what the document does not name.")],
+                          description="Objects are matched by name (jobs by slug), created or updated, never deleted "
+                                      "unless prune=true. A refused document answers 400 `validation_error` whose "
+                                      "`fields` name each error's path, e.g. `rules[2].event`."),
+    },
+})
+YAML_TEXT = {"schema": ref("ConfigDocument")}  # the same document, written as YAML
+PATHS["/config"]["get"]["responses"]["200"]["content"]["application/yaml"] = YAML_TEXT
+PATHS["/config"]["post"]["requestBody"]["content"]["application/yaml"] = YAML_TEXT
+
+
 # == scopes ==
 # Every operation an `ingest` key may not call can answer 403 `insufficient_scope`
 # (webapp/blueprints/api/scopes.py decides, once per request).
