@@ -174,6 +174,7 @@ def test_a_broken_file_is_refused_whole_with_every_error_and_its_path(app, works
     ("version: 2\n", "version: must be 1"),
     ("- just a list\n", "The file must be a mapping"),
     ("version: 1\njobs: [unclosed\n", "not valid YAML or JSON (line"),
+    ("a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n", "aliases (*name) are not allowed"),
     ("version: 1\nendpoints:\n- name: A\n  url: http://127.0.0.1:9/a\n- name: a\n  url: http://127.0.0.1:9/b\n",
      "endpoints[1].name: 'a' appears twice in endpoints"),
     ("version: 1\nendpoints:\n- name: A\n  url: http://127.0.0.1:9/a\n  headers: {X-Key: {env: SECRET_KEY}}\n",

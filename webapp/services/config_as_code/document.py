@@ -83,6 +83,17 @@ def dump(document: dict, output_format: str = "yaml") -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without aliases: `*name` lets a 64 KB file expand to gigabytes (billion laughs), and
+    a configuration never needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 class UnreadableDocument(ValueError):
     """The text is neither YAML nor JSON (the message says where it stopped)."""
 
@@ -90,8 +101,9 @@ class UnreadableDocument(ValueError):
 def load(text: str) -> object:
     """YAML (JSON is YAML too); the caller checks the shape."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise UnreadableDocument(f"The file is not valid YAML or JSON{where}.") from None
+        problem = "; aliases (*name) are not allowed" if "aliases" in str(getattr(error, "problem", "")) else ""
+        raise UnreadableDocument(f"The file is not valid YAML or JSON{where}{problem}.") from None
