@@ -77,9 +77,12 @@ def test_a_burst_of_one_workspace_does_not_queue_ahead_of_another_workspaces_ale
 
     pool.send_after_commit(app, busy_ids, busy.id)
     pool.send_after_commit(app, [quiet_id], quiet.id)
+    # On a loaded machine the pool may send many of the burst before this thread queues the quiet
+    # one: only what arrived after that counts against fairness.
+    already = len(receiver.requests)
     arrivals = receiver.wait_for(len(busy_ids) + 1, timeout=90)
     position = next(index for index, request in enumerate(arrivals) if request.path == "/quiet")
     print(f"\nthe quiet tenant's delivery arrived as number {position + 1} of {len(arrivals)}, queued after "
-          f"{len(busy_ids)} of the busy tenant")
-    assert position < 50, "it waited for the busy tenant's queue"
+          f"{len(busy_ids)} of the busy tenant ({already} had arrived when it was queued)")
+    assert position - already < 50, "it waited for the busy tenant's queue"
     assert pool.wait_idle(30)
