@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,18 +91,10 @@ def _sqlite_copy(source: Path, destination: Path) -> None:
         raise BackupError(f"SQLite could not copy the database: {error}.") from None
 
 
-class _sqlite:
+def _sqlite(path: Path, *, read_only: bool = False) -> closing:
     """A sqlite3 connection closed on exit (sqlite3's own context manager only commits)."""
-
-    def __init__(self, path: Path, *, read_only: bool = False):
-        self.connection = (sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) if read_only
-                           else sqlite3.connect(path, timeout=30))
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.connection
-
-    def __exit__(self, *exc) -> None:
-        self.connection.close()
+    return closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) if read_only
+                   else sqlite3.connect(path, timeout=30))
 
 
 # --- restore --------------------------------------------------------------------------------------
